@@ -1,0 +1,41 @@
+/* The image store: content-addressed blobs, extracted layers shared by every
+ * image that has them, and a refs file naming images. Layout under <root>:
+ *   blobs/sha256/<hex>          manifests, configs, layer tarballs
+ *   layers/sha256/<diffid hex>/ extracted layer trees (overlay lower dirs)
+ *   images.json                 {"refs": {"busybox:latest": "sha256:<manifest>"}}
+ *   tmp/                        imports in progress (cleared at start) */
+#ifndef BERTH_IMAGE_H
+#define BERTH_IMAGE_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+
+#include "error.h"
+
+struct image {
+  char id[72];               /* "sha256:<config digest>" */
+  char manifest_digest[72];
+  json_object *config;       /* the OCI image config (owned) */
+  char **layer_dirs;         /* NULL-terminated, topmost first (overlay lowerdir order) */
+};
+
+int image_store_init(const char *root, berr_t *err);
+/* Resolves NAME[:TAG], sha256:HEX or a unique id prefix. */
+int image_resolve(const char *root, const char *ref, struct image *out, berr_t *err);
+void image_free(struct image *img);
+
+/* ImageSummary / inspect objects as docs/protocol.md describes them. */
+int image_list(const char *root, json_object **out, berr_t *err);
+int image_inspect(const char *root, const char *ref, json_object **out, berr_t *err);
+
+/* Imports a plain rootfs tarball (plain or gzip) as a one-layer image.
+ * config: OCI config fields to set (Cmd, Entrypoint, Env, WorkingDir, User), may be NULL. */
+int image_import_rootfs(const char *root, const char *tar_path, const char *ref,
+                        json_object *config, json_object **summary, berr_t *err);
+
+/* in_use(image_id, ctx) tells whether a container uses the image. */
+typedef bool (*image_in_use_fn)(const char *image_id, void *ctx);
+int image_remove(const char *root, const char *ref, bool force, image_in_use_fn in_use, void *ctx,
+                 json_object **out, berr_t *err);
+
+#endif

@@ -1,0 +1,85 @@
+/* The runtime side of berthd: the per-container monitor (conmon's pattern),
+ * the container's init setup, and exec sessions. The daemon calls these;
+ * they fork, and the forked processes outlive the daemon. */
+#ifndef BERTH_RUNTIME_H
+#define BERTH_RUNTIME_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cgroup.h"
+#include "error.h"
+#include "spec.h"
+
+enum timeline_step { TL_CGROUP, TL_CLONE, TL_MOUNTS, TL_PIVOT_ROOT, TL_EXEC, TL_COUNT };
+const char *timeline_step_name(enum timeline_step s); /* "cgroup", "clone", "mounts", "pivot_root", "exec" */
+
+struct start_result {
+  pid_t monitor_pid;
+  pid_t init_pid;                 /* host PID */
+  uint64_t init_starttime;        /* /proc/PID/stat field 22, guards against PID reuse */
+  uint64_t monitor_starttime;
+  int64_t step_us[TL_COUNT];
+  struct cgroup cg;               /* the container's cgroup, owned by the caller */
+};
+
+/* Paths inside a container's state directory (dir = <root>/containers/<id>). */
+#define CTR_CONFIG "config.json"   /* spec_to_json, written by the daemon at create */
+#define CTR_STATE "state.json"     /* daemon-owned: status, pids, times, cgroup */
+#define CTR_EXIT "exit.json"       /* written by the monitor when init has exited */
+#define CTR_LOG "ctr.log"          /* docs/protocol.md "The container log" */
+#define CTR_UPPER "upper"
+#define CTR_WORK "work"
+#define CTR_MERGED "merged"
+
+struct runtime_opts {
+  const struct cgroup_env *cg_env;
+  int64_t log_max_bytes;
+  /* When >= 0: a client connection to hand to the monitor (attached start).
+   * The monitor waits for the daemon's go-ahead (runtime_release) before
+   * streaming frames on it, so that the daemon can write its reply line first. */
+  int attach_fd;
+};
+
+/* Forks the monitor, which creates the cgroup, clones the init process with
+ * the spec's namespaces, sets up the rootfs and execs the command. Returns once
+ * the command has been exec'd (out filled) or the start failed (err filled,
+ * monitor gone, cgroup removed, nothing mounted). *ctl_fd receives the daemon's
+ * end of a control socket to the monitor; pass it to runtime_release. */
+int runtime_start(const struct container_spec *spec, const char *dir,
+                  const struct runtime_opts *opts, struct start_result *out,
+                  int *ctl_fd, berr_t *err);
+/* Tells the monitor (or an exec session) that the reply has been written and
+ * frames may flow on the attached connection; closes ctl_fd. */
+void runtime_release(int ctl_fd);
+
+/* The monitor writes exit.json: {"exitCode", "signal", "reason", "oomKilled",
+ * "finishedAt", "startToExitUs"} ("reason": exited | signaled | oom-killed). */
+
+struct exec_spec {
+  char **argv;      /* NULL-terminated */
+  char **env;       /* NULL-terminated; the container's env plus the request's */
+  char *workdir;
+  uid_t uid;
+  gid_t gid;
+  bool tty;
+  bool open_stdin;
+};
+
+/* Forks an exec session that joins every namespace of init_pid (those the
+ * spec isolates) and the container's cgroup, and runs argv; it streams frames
+ * on client_fd after runtime_release(*ctl_fd). *pid = host PID of the process. */
+int runtime_exec(const struct container_spec *spec, pid_t init_pid, const struct cgroup *cg,
+                 const struct exec_spec *ex, int client_fd, pid_t *pid, int *ctl_fd,
+                 berr_t *err);
+
+/* Forks a log streamer for `container.logs` on client_fd (LOG frames). With
+ * follow it ends (EXIT frame copied from exit.json) once exit.json exists and
+ * everything is sent. tail < 0 = all lines. */
+int runtime_logs(const char *dir, int client_fd, bool follow, long tail, int *ctl_fd,
+                 berr_t *err);
+
+/* /proc/PID/stat starttime of pid, 0 if it is gone. */
+uint64_t proc_starttime(pid_t pid);
+
+#endif

@@ -1,0 +1,60 @@
+/* The container spec: everything needed to start a container, parsed once
+ * from the protocol's create request and kept as config.json in the
+ * container's state directory. Shared by the daemon, the monitor and the
+ * cgroup managers. */
+#ifndef BERTH_SPEC_H
+#define BERTH_SPEC_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+
+enum ns_kind { NS_PID, NS_MNT, NS_UTS, NS_IPC, NS_NET, NS_CGROUP, NS_USER, NS_COUNT };
+
+/* "pid", "mnt", "uts", "ipc", "net", "cgroup", "user": the names of
+ * /proc/PID/ns/ entries. The protocol uses "mount" for NS_MNT too. */
+const char *ns_name(enum ns_kind k);
+int ns_clone_flag(enum ns_kind k);
+
+struct limits {
+  int64_t memory_bytes;   /* 0 = no limit */
+  int64_t cpu_quota_us;   /* 0 = no quota; with cpu_period_us: --cpus 0.5 = 50000/100000 */
+  int64_t cpu_period_us;  /* 100000 when a quota is set */
+  int64_t cpu_weight;     /* 0 = default; 1..10000 (cgroup v2 scale; v1 shares are derived) */
+  int64_t pids_max;       /* 0 = no limit */
+};
+
+struct container_spec {
+  char id[65];            /* 64 lowercase hex */
+  char name[65];
+  char image_ref[256];    /* as the user wrote it, "busybox:latest" */
+  char image_id[72];      /* "sha256:<config digest>" */
+
+  char **argv;            /* NULL-terminated; entrypoint + cmd already resolved */
+  char **env;             /* NULL-terminated "K=V" */
+  char *workdir;          /* absolute, "/" by default */
+  char hostname[65];
+  uid_t uid;
+  gid_t gid;
+
+  bool tty;               /* allocate a PTY for the init process */
+  bool open_stdin;        /* keep stdin open (-i) */
+  bool auto_remove;       /* --rm */
+
+  bool ns[NS_COUNT];      /* true = new namespace, false = share the helper's */
+  struct limits limits;
+
+  char **lowerdirs;       /* NULL-terminated absolute layer dirs, topmost first */
+};
+
+/* Parses the protocol's create params (docs/protocol.md, container.create)
+ * after the daemon has resolved the image; fills defaults. */
+int spec_from_json(struct container_spec *s, json_object *o, berr_t *err);
+/* Serialises the full spec (used for config.json and inspect). */
+json_object *spec_to_json(const struct container_spec *s);
+void spec_free(struct container_spec *s);
+
+#endif
