@@ -2,13 +2,18 @@
  * image that has them, and a refs file naming images. Layout under <root>:
  *   blobs/sha256/<hex>          manifests, configs, layer tarballs
  *   layers/sha256/<diffid hex>/ extracted layer trees (overlay lower dirs)
- *   images.json                 {"refs": {"busybox:latest": "sha256:<manifest>"}}
+ *   layers/sha256/<diffid hex>.json  {"digest", "size", "unpackedSize"} of that layer
+ *   images.json                 {"refs": {"busybox:latest": "sha256:<manifest>"},
+ *                                "images": {"sha256:<manifest>": {"id": "sha256:<config>"}}}
+ *                               ("images" lists untagged images too)
+ *   images.lock                 flock(2) serialising changes to the store
  *   tmp/                        imports in progress (cleared at start) */
 #ifndef BERTH_IMAGE_H
 #define BERTH_IMAGE_H
 
 #include <json-c/json.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "error.h"
 
@@ -20,11 +25,16 @@ struct image {
 };
 
 int image_store_init(const char *root, berr_t *err);
+/* Cap on the bytes one layer may unpack to (berthd --max-layer-size);
+ * <= 0 restores the default, 8 GiB. Imports over it fail with `limit`. */
+void image_set_max_layer_size(int64_t bytes);
 /* Resolves NAME[:TAG], sha256:HEX or a unique id prefix. */
 int image_resolve(const char *root, const char *ref, struct image *out, berr_t *err);
 void image_free(struct image *img);
 
-/* ImageSummary / inspect objects as docs/protocol.md describes them. */
+/* The protocol's result objects (docs/protocol.md): image_list gives
+ * {"images": [ImageSummary]}, image_inspect the inspect object,
+ * image_import_rootfs an ImageSummary, image_remove {"removed", "untagged"}. */
 int image_list(const char *root, json_object **out, berr_t *err);
 int image_inspect(const char *root, const char *ref, json_object **out, berr_t *err);
 
@@ -33,7 +43,12 @@ int image_inspect(const char *root, const char *ref, json_object **out, berr_t *
 int image_import_rootfs(const char *root, const char *tar_path, const char *ref,
                         json_object *config, json_object **summary, berr_t *err);
 
-/* in_use(image_id, ctx) tells whether a container uses the image. */
+/* in_use(image_id, ctx) tells whether a container uses the image.
+ * By name, remove drops that tag; by id, every tag. The content (manifest,
+ * config, and blobs and layer dirs no other image references) is deleted
+ * when no tag is left. A used image is refused with `conflict`; with force
+ * its tags go but its files stay (an untagged image, listed with "refs": [])
+ * so running containers keep their lower dirs; remove it by id later. */
 typedef bool (*image_in_use_fn)(const char *image_id, void *ctx);
 int image_remove(const char *root, const char *ref, bool force, image_in_use_fn in_use, void *ctx,
                  json_object **out, berr_t *err);

@@ -1,0 +1,556 @@
+/* Layer extraction: libarchive with its secure-extraction flags, plus our own
+ * checks on every entry, OCI whiteouts turned into overlay whiteouts, and a
+ * cap on the unpacked size. Streaming: the file goes through two libarchive
+ * readers chained by callbacks (raw+decompression, then tar), each hashing
+ * the bytes it passes on, so nothing is held in memory and nothing is read
+ * twice. */
+#include "layer.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "util.h"
+
+#define IO_BUF (128 * 1024)
+#define PATH_MAXLEN 4096
+
+const char *layer_media_type(enum layer_compression c) {
+  switch (c) {
+  case LAYER_GZIP: return "application/vnd.oci.image.layer.v1.tar+gzip";
+  case LAYER_ZSTD: return "application/vnd.oci.image.layer.v1.tar+zstd";
+  case LAYER_PLAIN: break;
+  }
+  return "application/vnd.oci.image.layer.v1.tar";
+}
+
+/* ---- the two chained readers ------------------------------------------- */
+
+struct source { /* the file as stored: blob digest, optional copy */
+  int fd, copy_fd;
+  struct digest blob;
+  char *buf;
+};
+
+static ssize_t read_retry(int fd, void *buf, size_t n) {
+  ssize_t r;
+  do
+    r = read(fd, buf, n);
+  while (r < 0 && errno == EINTR);
+  return r;
+}
+
+static int write_all(int fd, const void *data, size_t len) {
+  const char *p = data;
+  while (len > 0) {
+    ssize_t w = write(fd, p, len);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      return -1;
+    p += w;
+    len -= (size_t)w;
+  }
+  return 0;
+}
+
+/* Reads the next chunk of the file, hashing (and copying) it. */
+static ssize_t source_next(struct source *s, const char **out, berr_t *err) {
+  ssize_t r = read_retry(s->fd, s->buf, IO_BUF);
+  if (r < 0)
+    return berr_sys(err, errno, "read the layer tarball");
+  if (r > 0) {
+    if (digest_update(&s->blob, s->buf, (size_t)r, err) < 0)
+      return -1;
+    if (s->copy_fd >= 0 && write_all(s->copy_fd, s->buf, (size_t)r) < 0)
+      return berr_sys(err, errno, "write the blob copy");
+  }
+  *out = s->buf;
+  return r;
+}
+
+static la_ssize_t source_cb(struct archive *a, void *ud, const void **buf) {
+  berr_t e;
+  const char *p = NULL;
+  ssize_t r = source_next(ud, &p, &e);
+  if (r < 0) {
+    archive_set_error(a, e.errnum ? e.errnum : EIO, "%s", e.msg);
+    return -1;
+  }
+  *buf = p;
+  return r;
+}
+
+struct stream { /* the uncompressed tar: diffID */
+  struct archive *raw;
+  struct digest diff;
+  char *buf;
+};
+
+static la_ssize_t stream_cb(struct archive *a, void *ud, const void **buf) {
+  struct stream *m = ud;
+  la_ssize_t r = archive_read_data(m->raw, m->buf, IO_BUF);
+  if (r < 0) {
+    archive_set_error(a, archive_errno(m->raw) > 0 ? archive_errno(m->raw) : EIO, "decompress: %s",
+                      archive_error_string(m->raw) ? archive_error_string(m->raw) : "read error");
+    return -1;
+  }
+  berr_t e;
+  if (r > 0 && digest_update(&m->diff, m->buf, (size_t)r, &e) < 0) {
+    archive_set_error(a, EIO, "%s", e.msg);
+    return -1;
+  }
+  *buf = m->buf;
+  return r;
+}
+
+/* ---- path checks (the child's working directory is the layer dir) ------ */
+
+/* Cleans an archive path into a relative path without `.`, empty or `..`
+ * components. Returns NULL or the reason for refusing it. */
+static const char *clean_path(const char *in, char *out, size_t outlen) {
+  if (!in || !*in)
+    return "empty path";
+  if (in[0] == '/')
+    return "absolute path";
+  size_t n = 0;
+  for (const char *p = in; *p;) {
+    size_t len = strcspn(p, "/");
+    if (len == 2 && p[0] == '.' && p[1] == '.')
+      return "path has a `..` component";
+    if (len > 0 && !(len == 1 && p[0] == '.')) {
+      if (n + len + 2 > outlen)
+        return "path too long";
+      if (n)
+        out[n++] = '/';
+      memcpy(out + n, p, len);
+      n += len;
+    }
+    p += len;
+    while (*p == '/')
+      p++;
+  }
+  if (n == 0)
+    out[n++] = '.';
+  out[n] = '\0';
+  return NULL;
+}
+
+/* Refuses a path whose directories (all components but the last) go
+ * through a symlink or a non-directory on disk; missing ones are fine
+ * (they will be made as directories). */
+static int check_parents(const char *path, const char *entry, berr_t *err) {
+  char buf[PATH_MAXLEN];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = strchr(buf, '/'); p; p = strchr(p + 1, '/')) {
+    *p = '\0';
+    struct stat st;
+    if (lstat(buf, &st) < 0) {
+      if (errno == ENOENT)
+        return 0;
+      return berr_sys(err, errno, "entry `%s`: lstat `%s`", entry, buf);
+    }
+    if (S_ISLNK(st.st_mode))
+      return berr_set(err, BERR_INVALID, "entry `%s` refused: its path goes through the symlink `%s`",
+                      entry, buf);
+    if (!S_ISDIR(st.st_mode))
+      return berr_set(err, BERR_INVALID, "entry `%s` refused: `%s` is not a directory", entry, buf);
+    *p = '/';
+  }
+  return 0;
+}
+
+/* Makes the directories of a whiteout's path (an archive may list the
+ * whiteout before, or without, its directory). */
+static int make_parents(const char *path, const char *entry, berr_t *err) {
+  char buf[PATH_MAXLEN];
+  snprintf(buf, sizeof buf, "%s", path);
+  for (char *p = strchr(buf, '/'); p; p = strchr(p + 1, '/')) {
+    *p = '\0';
+    if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+      return berr_sys(err, errno, "entry `%s`: mkdir `%s`", entry, buf);
+    *p = '/';
+  }
+  return 0;
+}
+
+static const char *base_name(const char *path) {
+  const char *s = strrchr(path, '/');
+  return s ? s + 1 : path;
+}
+
+/* ---- entries ------------------------------------------------------------ */
+
+#define WH_PREFIX ".wh."
+#define WH_OPAQUE ".wh..wh..opq"
+
+/* `.wh.NAME` -> character device 0/0 NAME; `.wh..wh..opq` -> the directory
+ * gets trusted.overlay.opaque=y. Returns 1 when the entry was a whiteout. */
+static int whiteout(const char *path, const char *entry, berr_t *err) {
+  const char *base = base_name(path);
+  if (strncmp(base, WH_PREFIX, strlen(WH_PREFIX)) != 0)
+    return 0;
+  char dir[PATH_MAXLEN];
+  size_t dl = (size_t)(base - path);
+  snprintf(dir, sizeof dir, "%.*s", dl ? (int)dl - 1 : 1, dl ? path : ".");
+  if (check_parents(path, entry, err) < 0 || make_parents(path, entry, err) < 0)
+    return -1;
+  if (!strcmp(base, WH_OPAQUE)) {
+    struct stat st;
+    if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+      return berr_set(err, BERR_INVALID, "entry `%s` refused: opaque marker outside a directory", entry);
+    if (setxattr(dir, "trusted.overlay.opaque", "y", 1, 0) < 0)
+      return berr_sys(err, errno, "entry `%s`: setxattr trusted.overlay.opaque on `%s`", entry, dir);
+    return 1;
+  }
+  if (!strncmp(base, WH_PREFIX WH_PREFIX, 2 * strlen(WH_PREFIX)))
+    return 1; /* other .wh..wh. names are aufs bookkeeping, meaningless here */
+  const char *name = base + strlen(WH_PREFIX);
+  if (!*name || !strcmp(name, ".") || !strcmp(name, ".."))
+    return berr_set(err, BERR_INVALID, "entry `%s` refused: whiteout of an invalid name", entry);
+  char target[PATH_MAXLEN];
+  snprintf(target, sizeof target, "%.*s%s", (int)dl, path, name);
+  if (rm_rf(target, err) < 0)
+    return berr_wrap(err, "entry `%s`", entry);
+  if (mknod(target, S_IFCHR | 0000, makedev(0, 0)) < 0)
+    return berr_sys(err, errno, "entry `%s`: mknod whiteout `%s`", entry, target);
+  return 1;
+}
+
+/* overlayfs reads trusted.overlay.* on lower dirs (opaque, redirect,
+ * metacopy); only our whiteout handling may set them, never the archive. */
+static int drop_overlay_xattrs(struct archive_entry *e, berr_t *err) {
+  if (archive_entry_xattr_reset(e) == 0)
+    return 0;
+  const char *name;
+  const void *value;
+  size_t size;
+  bool found = false;
+  while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK)
+    found |= !strncmp(name, "trusted.overlay.", 16);
+  if (!found)
+    return 0;
+  int n = archive_entry_xattr_count(e);
+  struct kept { char *name; void *value; size_t size; } *kept = calloc((size_t)n, sizeof *kept);
+  if (!kept)
+    return berr_sys(err, ENOMEM, "xattrs");
+  int k = 0;
+  archive_entry_xattr_reset(e);
+  while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+    if (!strncmp(name, "trusted.overlay.", 16) || k >= n)
+      continue;
+    kept[k].name = strdup(name);
+    kept[k].value = malloc(size ? size : 1);
+    if (kept[k].value && size)
+      memcpy(kept[k].value, value, size);
+    kept[k].size = size;
+    k++;
+  }
+  archive_entry_xattr_clear(e);
+  for (int i = 0; i < k; i++) {
+    if (kept[i].name && kept[i].value)
+      archive_entry_xattr_add_entry(e, kept[i].name, kept[i].value, kept[i].size);
+    free(kept[i].name);
+    free(kept[i].value);
+  }
+  free(kept);
+  return 0;
+}
+
+struct unpack {
+  struct archive *tar, *disk;
+  int64_t max_bytes;
+  struct layer_result *res;
+};
+
+static int check_hardlink(const char *target_in, const char *entry, char *target, berr_t *err) {
+  const char *why = clean_path(target_in, target, PATH_MAXLEN);
+  if (why)
+    return berr_set(err, BERR_INVALID, "entry `%s` refused: hardlink target `%s`: %s", entry,
+                    target_in, why);
+  if (check_parents(target, entry, err) < 0)
+    return -1;
+  struct stat st;
+  if (lstat(target, &st) < 0)
+    return berr_set(err, BERR_INVALID, "entry `%s` refused: hardlink target `%s` is not in the layer",
+                    entry, target);
+  if (S_ISDIR(st.st_mode))
+    return berr_set(err, BERR_INVALID, "entry `%s` refused: hardlink to the directory `%s`", entry, target);
+  return 0;
+}
+
+static int unpack_entry(struct unpack *u, struct archive_entry *e, berr_t *err) {
+  const char *raw = archive_entry_pathname(e);
+  char entry[256];
+  snprintf(entry, sizeof entry, "%s", raw ? raw : "(unreadable name)");
+  char path[PATH_MAXLEN];
+  const char *why = clean_path(raw, path, sizeof path);
+  if (why)
+    return berr_set(err, BERR_INVALID, "entry `%s` refused: %s", entry, why);
+  if (check_parents(path, entry, err) < 0)
+    return -1;
+  int w = whiteout(path, entry, err);
+  if (w != 0)
+    return w < 0 ? -1 : 0;
+
+  const char *link = archive_entry_hardlink(e);
+  if (link) {
+    char target[PATH_MAXLEN];
+    if (check_hardlink(link, entry, target, err) < 0)
+      return -1;
+    if (!strcmp(target, path))
+      return berr_set(err, BERR_INVALID, "entry `%s` refused: hardlink to itself", entry);
+    archive_entry_copy_hardlink(e, target);
+  }
+  archive_entry_copy_pathname(e, path);
+
+  int64_t size = archive_entry_size_is_set(e) ? archive_entry_size(e) : 0;
+  if (size < 0)
+    return berr_set(err, BERR_INVALID, "entry `%s` refused: negative size", entry);
+  if ((uint64_t)size > (uint64_t)u->max_bytes - u->res->unpacked_size)
+    return berr_set(err, BERR_LIMIT,
+                    "entry `%s`: layer unpacks to more than %" PRId64
+                    " bytes (cap); raise --max-layer-size if it is trusted",
+                    entry, u->max_bytes);
+  u->res->unpacked_size += (uint64_t)size;
+
+  /* An existing symlink in the entry's place is replaced, never followed. */
+  struct stat st;
+  if (strcmp(path, ".") && lstat(path, &st) == 0 && S_ISLNK(st.st_mode) && unlink(path) < 0)
+    return berr_sys(err, errno, "entry `%s`: unlink the symlink in its place", entry);
+  if (drop_overlay_xattrs(e, err) < 0)
+    return -1;
+
+  int r = archive_write_header(u->disk, e);
+  if (r < ARCHIVE_WARN)
+    return berr_set(err, BERR_INVALID, "entry `%s` refused: %s", entry,
+                    archive_error_string(u->disk) ? archive_error_string(u->disk) : "cannot extract");
+  if (size > 0 && r >= ARCHIVE_WARN) {
+    const void *buf;
+    size_t len;
+    la_int64_t off;
+    for (;;) {
+      r = archive_read_data_block(u->tar, &buf, &len, &off);
+      if (r == ARCHIVE_EOF)
+        break;
+      if (r < ARCHIVE_WARN)
+        return berr_set(err, BERR_INVALID, "entry `%s`: read: %s", entry,
+                        archive_error_string(u->tar) ? archive_error_string(u->tar) : "truncated archive");
+      if (archive_write_data_block(u->disk, buf, len, off) < ARCHIVE_WARN)
+        return berr_set(err, BERR_INTERNAL, "entry `%s`: write: %s", entry,
+                        archive_error_string(u->disk) ? archive_error_string(u->disk) : "write failed");
+    }
+  }
+  if (archive_write_finish_entry(u->disk) < ARCHIVE_WARN)
+    return berr_set(err, BERR_INTERNAL, "entry `%s`: %s", entry,
+                    archive_error_string(u->disk) ? archive_error_string(u->disk) : "finish failed");
+  u->res->entries++;
+  return 0;
+}
+
+/* ---- the child ---------------------------------------------------------- */
+
+static int unpack_in_child(int fd, int copy_fd, int64_t max_bytes, struct layer_result *res,
+                           berr_t *err) {
+  int ret = -1;
+  struct source src = {.fd = fd, .copy_fd = copy_fd, .buf = malloc(IO_BUF)};
+  struct stream mid = {.buf = malloc(IO_BUF)};
+  struct archive *raw = archive_read_new(), *tar = archive_read_new(), *disk = archive_write_disk_new();
+  if (!src.buf || !mid.buf || !raw || !tar || !disk) {
+    berr_sys(err, ENOMEM, "layer extraction");
+    goto out;
+  }
+  if (digest_init(&src.blob, err) < 0 || digest_init(&mid.diff, err) < 0)
+    goto out;
+
+  archive_read_support_filter_gzip(raw);
+  archive_read_support_filter_zstd(raw);
+  archive_read_support_format_raw(raw);
+  if (archive_read_open(raw, &src, NULL, source_cb, NULL) != ARCHIVE_OK) {
+    berr_set(err, BERR_INVALID, "not a tarball: %s", archive_error_string(raw));
+    goto out;
+  }
+  struct archive_entry *e;
+  int r = archive_read_next_header(raw, &e);
+  if (r != ARCHIVE_OK) {
+    berr_set(err, BERR_INVALID, "not a tarball: %s",
+             r == ARCHIVE_EOF ? "the file is empty" : archive_error_string(raw));
+    goto out;
+  }
+  switch (archive_filter_code(raw, 0)) {
+  case ARCHIVE_FILTER_NONE: res->compression = LAYER_PLAIN; break;
+  case ARCHIVE_FILTER_GZIP: res->compression = LAYER_GZIP; break;
+  case ARCHIVE_FILTER_ZSTD: res->compression = LAYER_ZSTD; break;
+  default:
+    berr_set(err, BERR_INVALID, "unsupported compression `%s` (plain, gzip or zstd tarballs only)",
+             archive_filter_name(raw, 0));
+    goto out;
+  }
+  mid.raw = raw;
+
+  archive_read_support_format_tar(tar);
+  if (archive_read_open(tar, &mid, NULL, stream_cb, NULL) != ARCHIVE_OK) {
+    berr_set(err, BERR_INVALID, "not a tar archive: %s", archive_error_string(tar));
+    goto out;
+  }
+  archive_write_disk_set_options(
+      disk, ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+                ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS | ARCHIVE_EXTRACT_OWNER |
+                ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
+                ARCHIVE_EXTRACT_SPARSE);
+  /* No archive_write_disk_set_standard_lookup: owners stay numeric, as the
+   * image's /etc/passwd means nothing on the host. */
+  struct unpack u = {.tar = tar, .disk = disk, .max_bytes = max_bytes, .res = res};
+  for (;;) {
+    r = archive_read_next_header(tar, &e);
+    if (r == ARCHIVE_EOF)
+      break;
+    if (r < ARCHIVE_WARN) {
+      berr_set(err, BERR_INVALID, "%s after %" PRIu64 " entries: %s",
+               res->entries ? "broken tar archive" : "not a tar archive", res->entries,
+               archive_error_string(tar) ? archive_error_string(tar) : "read error");
+      goto out;
+    }
+    if (unpack_entry(&u, e, err) < 0)
+      goto out;
+  }
+  /* Directory modes and times are applied last (a 0555 dir stays writable
+   * while its entries are extracted). */
+  if (archive_write_close(disk) != ARCHIVE_OK) {
+    berr_set(err, BERR_INTERNAL, "finish extraction: %s", archive_error_string(disk));
+    goto out;
+  }
+  /* The digests cover every byte: the tar's trailing padding, and anything
+   * after the compressed stream in the file. */
+  for (;;) {
+    const void *b;
+    la_ssize_t n = stream_cb(tar, &mid, &b);
+    if (n < 0) {
+      berr_set(err, BERR_INVALID, "broken archive: %s", archive_error_string(tar));
+      goto out;
+    }
+    if (n == 0)
+      break;
+  }
+  for (;;) {
+    const char *b;
+    ssize_t n = source_next(&src, &b, err);
+    if (n < 0)
+      goto out;
+    if (n == 0)
+      break;
+  }
+  res->blob_size = src.blob.bytes;
+  res->tar_size = mid.diff.bytes;
+  if (digest_final(&src.blob, res->blob_digest, err) < 0 ||
+      digest_final(&mid.diff, res->diff_id, err) < 0)
+    goto out;
+  ret = 0;
+out:
+  digest_free(&src.blob); /* no-ops after digest_final */
+  digest_free(&mid.diff);
+  if (disk)
+    archive_write_free(disk);
+  if (tar)
+    archive_read_free(tar);
+  if (raw)
+    archive_read_free(raw);
+  free(src.buf);
+  free(mid.buf);
+  return ret;
+}
+
+struct report {
+  int rc;
+  berr_t err;
+  struct layer_result res;
+};
+
+int layer_unpack(const char *tar_path, const char *dest, const char *blob_copy, int64_t max_bytes,
+                 struct layer_result *res, berr_t *err) {
+  memset(res, 0, sizeof *res);
+  if (max_bytes <= 0)
+    max_bytes = LAYER_DEFAULT_MAX_BYTES;
+  cleanup_close int fd = open(tar_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return berr_sys(err, errno, "open `%s`", tar_path);
+  struct stat st;
+  if (fstat(fd, &st) < 0)
+    return berr_sys(err, errno, "stat `%s`", tar_path);
+  if (!S_ISREG(st.st_mode))
+    return berr_set(err, BERR_INVALID, "`%s` is not a regular file", tar_path);
+  cleanup_close int dfd = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dfd < 0)
+    return berr_sys(err, errno, "open `%s`", dest);
+  cleanup_close int copy_fd = -1;
+  if (blob_copy) {
+    copy_fd = open(blob_copy, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (copy_fd < 0)
+      return berr_sys(err, errno, "create `%s`", blob_copy);
+  }
+  int pfd[2];
+  if (pipe2(pfd, O_CLOEXEC) < 0)
+    return berr_sys(err, errno, "pipe");
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close(pfd[0]);
+    close(pfd[1]);
+    return berr_sys(err, e, "fork the layer extractor");
+  }
+  if (pid == 0) {
+    close(pfd[0]);
+    struct report rep = {0};
+    signal(SIGPIPE, SIG_DFL);
+    umask(022);
+    if (fchdir(dfd) < 0)
+      rep.rc = berr_sys(&rep.err, errno, "chdir `%s`", dest);
+    else
+      rep.rc = unpack_in_child(fd, copy_fd, max_bytes, &rep.res, &rep.err);
+    if (rep.rc == 0 && copy_fd >= 0 && fsync(copy_fd) < 0)
+      rep.rc = berr_sys(&rep.err, errno, "fsync `%s`", blob_copy);
+    int wr = write_all(pfd[1], &rep, sizeof rep);
+    _exit(wr < 0 ? 2 : 0);
+  }
+  close(pfd[1]);
+  struct report rep;
+  size_t got = 0;
+  while (got < sizeof rep) {
+    ssize_t r = read_retry(pfd[0], (char *)&rep + got, sizeof rep - got);
+    if (r <= 0)
+      break;
+    got += (size_t)r;
+  }
+  close(pfd[0]);
+  int status = 0;
+  pid_t w;
+  do
+    w = waitpid(pid, &status, 0);
+  while (w < 0 && errno == EINTR);
+  if (got != sizeof rep) {
+    if (w == pid && WIFSIGNALED(status))
+      return berr_set(err, BERR_INTERNAL, "the layer extractor for `%s` died of signal %d", tar_path,
+                      WTERMSIG(status));
+    return berr_set(err, BERR_INTERNAL, "the layer extractor for `%s` ended without a report", tar_path);
+  }
+  if (rep.rc < 0) {
+    *err = rep.err;
+    err->msg[sizeof err->msg - 1] = '\0';
+    return berr_wrap(err, "unpack `%s`", tar_path);
+  }
+  *res = rep.res;
+  return 0;
+}

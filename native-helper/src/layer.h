@@ -1,0 +1,45 @@
+/* Layer extraction (libarchive): a tarball, plain or compressed, unpacked
+ * into a directory that becomes an overlay lower dir. The tarball is read
+ * once, computing the blob digest (bytes as stored) and the diffID (the
+ * uncompressed tar stream) on the way. Hostile input: every entry that could
+ * land outside the directory is refused, naming the entry and the reason. */
+#ifndef BERTH_LAYER_H
+#define BERTH_LAYER_H
+
+#include <stdint.h>
+
+#include "digest.h"
+#include "error.h"
+
+#define LAYER_DEFAULT_MAX_BYTES (8LL << 30)
+
+enum layer_compression { LAYER_PLAIN, LAYER_GZIP, LAYER_ZSTD };
+
+struct layer_result {
+  char blob_digest[DIGEST_STR_LEN + 1]; /* sha256 of the file's bytes */
+  char diff_id[DIGEST_STR_LEN + 1];     /* sha256 of the uncompressed tar */
+  uint64_t blob_size;                   /* bytes of the file */
+  uint64_t tar_size;                    /* bytes of the uncompressed tar */
+  uint64_t unpacked_size;               /* sum of the entries' data sizes */
+  uint64_t entries;
+  enum layer_compression compression;
+};
+
+/* "application/vnd.oci.image.layer.v1.tar", "...tar+gzip", "...tar+zstd". */
+const char *layer_media_type(enum layer_compression c);
+
+/* Unpacks tar_path (a regular file) into dest, an existing directory that
+ * should be empty. blob_copy, when not NULL, is a new file (it must not
+ * exist) that receives a copy of the bytes read, so the store keeps the blob
+ * without a second read. max_bytes caps the sum of the entries' data sizes
+ * (<= 0: LAYER_DEFAULT_MAX_BYTES); going over fails with BERR_LIMIT. A
+ * refused entry fails with BERR_INVALID. On failure dest may hold a partial
+ * tree: the caller removes it.
+ *
+ * The work runs in a forked child that chdirs into dest (libarchive's secure
+ * extraction works relative to the working directory, which must not change
+ * under the daemon's feet); the caller blocks until it is done. */
+int layer_unpack(const char *tar_path, const char *dest, const char *blob_copy, int64_t max_bytes,
+                 struct layer_result *res, berr_t *err);
+
+#endif
