@@ -1,0 +1,465 @@
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "container.h"
+#include "image.h"
+#include "protocol.h"
+#include "runtime.h"
+#include "server.h"
+#include "util.h"
+
+struct daemon {
+  const struct daemon_opts *opts;
+  struct cgroup_env cg_env;
+  struct server *srv;
+  struct ctr_store *store;
+};
+
+/* One request being answered. */
+struct call {
+  struct daemon *d;
+  struct conn *conn;
+  json_object *id;
+  json_object *params;
+};
+
+/* A handler's outcome: a result to send, an error, or "already answered"
+ * (a parked reply, or a connection handed over to a stream). */
+enum outcome { REPLY, FAIL, DONE };
+
+typedef enum outcome (*method_fn)(struct call *c, json_object **result, berr_t *err);
+
+/* ---- helpers -------------------------------------------------------------------- */
+
+static enum outcome check_keys(struct call *c, const char *method, const char *const *keys,
+                               berr_t *err) {
+  return param_check_keys(c->params, method, keys, err) < 0 ? FAIL : REPLY;
+}
+
+static int find(struct call *c, struct container **out, berr_t *err) {
+  const char *ref;
+  if (param_string(c->params, "ref", true, &ref, err) < 0)
+    return -1;
+  return ctr_find(c->d->store, ref, out, err);
+}
+
+/* Sends the reply that opens a stream, lets the child go ahead, and forgets
+ * the connection: from here on it belongs to the child. */
+static enum outcome hand_over(struct call *c, json_object *result, int ctl_fd) {
+  json_object_object_add(result, "stream", json_object_new_boolean(true));
+  berr_t e;
+  if (conn_send_sync(c->conn, proto_reply_ok(c->id, result), &e) < 0)
+    berthd_log("stream reply: %s", e.msg);
+  runtime_release(ctl_fd);
+  conn_release(c->conn);
+  return DONE;
+}
+
+struct parked {
+  struct daemon *d;
+  uint64_t conn_id;
+  json_object *id;
+};
+
+static void parked_fire(void *ctx, struct ctr_store *st, struct container *ctr) {
+  struct parked *p = ctx;
+  struct conn *conn = ctr ? server_conn(p->d->srv, p->conn_id) : NULL;
+  if (conn)
+    conn_send(conn, proto_reply_ok(p->id, ctr_info(st, ctr, true)));
+  json_object_put(p->id);
+  free(p);
+}
+
+static enum outcome park(struct call *c, struct container *ctr, berr_t *err) {
+  struct parked *p = calloc(1, sizeof *p);
+  if (!p) {
+    berr_sys(err, ENOMEM, "park a reply");
+    return FAIL;
+  }
+  p->d = c->d;
+  p->conn_id = conn_id(c->conn);
+  p->id = json_object_get(c->id);
+  if (ctr_on_exit(ctr, parked_fire, p, err) < 0) {
+    json_object_put(p->id);
+    free(p);
+    return FAIL;
+  }
+  return DONE;
+}
+
+/* ---- methods -------------------------------------------------------------------- */
+
+/* The handshake: whatever the client says about itself in params is fine. */
+static enum outcome m_hello(struct call *c, json_object **result, berr_t *err) {
+  (void)err;
+  json_object *o = json_object_new_object();
+  json_object_object_add(o, "protocol", json_object_new_int(PROTO_VERSION));
+  json_object_object_add(o, "version", json_object_new_string(BERTHD_VERSION));
+  json_object_object_add(o, "pid", json_object_new_int64(getpid()));
+  json_object_object_add(o, "root", json_object_new_string(c->d->opts->root));
+  json_object_object_add(o, "cgroup", cgroup_env_to_json(&c->d->cg_env));
+  *result = o;
+  return REPLY;
+}
+
+static enum outcome m_image_list(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {NULL};
+  if (check_keys(c, "image.list", keys, err) == FAIL)
+    return FAIL;
+  return image_list(c->d->opts->root, result, err) < 0 ? FAIL : REPLY;
+}
+
+static enum outcome m_image_inspect(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {"ref", NULL};
+  const char *ref;
+  if (check_keys(c, "image.inspect", keys, err) == FAIL ||
+      param_string(c->params, "ref", true, &ref, err) < 0)
+    return FAIL;
+  return image_inspect(c->d->opts->root, ref, result, err) < 0 ? FAIL : REPLY;
+}
+
+static enum outcome m_image_import(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {"path", "format", "ref", "config", NULL};
+  const char *path, *format, *ref;
+  json_object *config;
+  if (check_keys(c, "image.import", keys, err) == FAIL ||
+      param_string(c->params, "path", true, &path, err) < 0 ||
+      param_string(c->params, "format", false, &format, err) < 0 ||
+      param_string(c->params, "ref", true, &ref, err) < 0 ||
+      param_object(c->params, "config", &config, err) < 0)
+    return FAIL;
+  if (format && strcmp(format, "rootfs")) {
+    berr_set(err, BERR_INVALID, "image.import knows the format \"rootfs\" only, not \"%.32s\"", format);
+    return FAIL;
+  }
+  return image_import_rootfs(c->d->opts->root, path, ref, config, result, err) < 0 ? FAIL : REPLY;
+}
+
+static enum outcome m_image_remove(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {"ref", "force", NULL};
+  const char *ref;
+  bool force;
+  if (check_keys(c, "image.remove", keys, err) == FAIL ||
+      param_string(c->params, "ref", true, &ref, err) < 0 ||
+      param_bool(c->params, "force", false, &force, err) < 0)
+    return FAIL;
+  return image_remove(c->d->opts->root, ref, force, ctr_image_in_use, c->d->store, result, err) < 0
+             ? FAIL
+             : REPLY;
+}
+
+static enum outcome m_create(struct call *c, json_object **result, berr_t *err) {
+  struct container *ctr;
+  if (ctr_create(c->d->store, c->params, false, &ctr, err) < 0)
+    return FAIL;
+  *result = ctr_info(c->d->store, ctr, true);
+  return REPLY;
+}
+
+static enum outcome start(struct call *c, struct container *ctr, bool attach, bool remove_on_fail,
+                          json_object **result, berr_t *err) {
+  int ctl = -1;
+  if (ctr_start(c->d->store, ctr, attach ? conn_fd(c->conn) : -1, &ctl, err) < 0) {
+    if (remove_on_fail) {
+      berr_t e2;
+      if (ctr_remove(c->d->store, ctr, true, &e2) < 0)
+        berthd_log("removing a container that failed to start: %s", e2.msg);
+    }
+    return FAIL;
+  }
+  json_object *info = ctr_info(c->d->store, ctr, true);
+  if (attach)
+    return hand_over(c, info, ctl);
+  runtime_release(ctl);
+  *result = info;
+  return REPLY;
+}
+
+static enum outcome m_start(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {"ref", "attach", NULL};
+  struct container *ctr;
+  bool attach;
+  if (check_keys(c, "container.start", keys, err) == FAIL ||
+      param_bool(c->params, "attach", false, &attach, err) < 0 || find(c, &ctr, err) < 0)
+    return FAIL;
+  return start(c, ctr, attach, false, result, err);
+}
+
+static enum outcome m_run(struct call *c, json_object **result, berr_t *err) {
+  struct container *ctr;
+  bool attach;
+  if (param_bool(c->params, "attach", false, &attach, err) < 0 ||
+      ctr_create(c->d->store, c->params, true, &ctr, err) < 0)
+    return FAIL;
+  return start(c, ctr, attach, true, result, err);
+}
+
+static enum outcome m_stop(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {"ref", "timeout", NULL};
+  struct container *ctr;
+  double timeout;
+  if (check_keys(c, "container.stop", keys, err) == FAIL ||
+      param_number(c->params, "timeout", 10, &timeout, NULL, err) < 0 || find(c, &ctr, err) < 0)
+    return FAIL;
+  if (timeout < 0 || timeout > 86400) {
+    berr_set(err, BERR_INVALID, "`timeout` is %g; it must be 0..86400 seconds", timeout);
+    return FAIL;
+  }
+  if (!ctr_is_running(ctr)) {
+    *result = ctr_info(c->d->store, ctr, true);
+    return REPLY;
+  }
+  if (ctr_stop(c->d->store, ctr, (int64_t)(timeout * 1000), err) < 0)
+    return FAIL;
+  return park(c, ctr, err);
+}
+
+static enum outcome m_kill(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {"ref", "signal", NULL};
+  struct container *ctr;
+  int sig;
+  if (check_keys(c, "container.kill", keys, err) == FAIL ||
+      ctr_parse_signal(json_object_object_get(c->params, "signal"), &sig, err) < 0 ||
+      find(c, &ctr, err) < 0 || ctr_kill(c->d->store, ctr, sig, err) < 0)
+    return FAIL;
+  *result = ctr_info(c->d->store, ctr, false);
+  return REPLY;
+}
+
+static enum outcome m_remove(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {"ref", "force", NULL};
+  struct container *ctr;
+  bool force;
+  if (check_keys(c, "container.remove", keys, err) == FAIL ||
+      param_bool(c->params, "force", false, &force, err) < 0 || find(c, &ctr, err) < 0)
+    return FAIL;
+  char id[65];
+  snprintf(id, sizeof id, "%s", ctr_id(ctr));
+  if (ctr_remove(c->d->store, ctr, force, err) < 0)
+    return FAIL;
+  *result = json_object_new_object();
+  json_object_object_add(*result, "id", json_object_new_string(id));
+  return REPLY;
+}
+
+static enum outcome m_list(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {"all", NULL};
+  bool all;
+  if (check_keys(c, "container.list", keys, err) == FAIL ||
+      param_bool(c->params, "all", false, &all, err) < 0)
+    return FAIL;
+  *result = json_object_new_object();
+  json_object_object_add(*result, "containers", ctr_list(c->d->store, all));
+  return REPLY;
+}
+
+static enum outcome m_inspect(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {"ref", NULL};
+  struct container *ctr;
+  if (check_keys(c, "container.inspect", keys, err) == FAIL || find(c, &ctr, err) < 0)
+    return FAIL;
+  *result = ctr_info(c->d->store, ctr, true);
+  return REPLY;
+}
+
+static enum outcome m_wait(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {"ref", NULL};
+  struct container *ctr;
+  if (check_keys(c, "container.wait", keys, err) == FAIL || find(c, &ctr, err) < 0)
+    return FAIL;
+  if (!ctr_is_running(ctr)) {
+    *result = ctr_info(c->d->store, ctr, true);
+    return REPLY;
+  }
+  return park(c, ctr, err);
+}
+
+static enum outcome m_exec(struct call *c, json_object **result, berr_t *err) {
+  struct container *ctr;
+  pid_t pid = 0;
+  int ctl = -1;
+  (void)result;
+  if (find(c, &ctr, err) < 0 ||
+      ctr_exec(c->d->store, ctr, c->params, conn_fd(c->conn), &pid, &ctl, err) < 0)
+    return FAIL;
+  json_object *o = json_object_new_object();
+  json_object_object_add(o, "pid", json_object_new_int64(pid));
+  return hand_over(c, o, ctl);
+}
+
+static enum outcome m_logs(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {"ref", "follow", "tail", NULL};
+  struct container *ctr;
+  bool follow;
+  int64_t tail;
+  int ctl = -1;
+  (void)result;
+  if (check_keys(c, "container.logs", keys, err) == FAIL ||
+      param_bool(c->params, "follow", false, &follow, err) < 0 ||
+      param_int(c->params, "tail", -1, 0, INT32_MAX, &tail, NULL, err) < 0 || find(c, &ctr, err) < 0 ||
+      ctr_logs(c->d->store, ctr, follow, (long)tail, conn_fd(c->conn), &ctl, err) < 0)
+    return FAIL;
+  return hand_over(c, json_object_new_object(), ctl);
+}
+
+static enum outcome m_stats(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {"ref", NULL};
+  struct container *ctr;
+  if (check_keys(c, "container.stats", keys, err) == FAIL || find(c, &ctr, err) < 0)
+    return FAIL;
+  return ctr_stats(c->d->store, ctr, result, err) < 0 ? FAIL : REPLY;
+}
+
+static enum outcome m_top(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {"ref", NULL};
+  struct container *ctr;
+  if (check_keys(c, "container.top", keys, err) == FAIL || find(c, &ctr, err) < 0)
+    return FAIL;
+  return ctr_top(c->d->store, ctr, result, err) < 0 ? FAIL : REPLY;
+}
+
+static const struct {
+  const char *name;
+  method_fn fn;
+} methods[] = {
+    {"hello", m_hello},
+    {"image.list", m_image_list},
+    {"image.inspect", m_image_inspect},
+    {"image.import", m_image_import},
+    {"image.remove", m_image_remove},
+    {"container.create", m_create},
+    {"container.start", m_start},
+    {"container.run", m_run},
+    {"container.stop", m_stop},
+    {"container.kill", m_kill},
+    {"container.remove", m_remove},
+    {"container.list", m_list},
+    {"container.inspect", m_inspect},
+    {"container.wait", m_wait},
+    {"container.exec", m_exec},
+    {"container.logs", m_logs},
+    {"container.stats", m_stats},
+    {"container.top", m_top},
+};
+#define N_METHODS (sizeof methods / sizeof methods[0])
+
+static void on_line(void *ctx, struct conn *conn, const char *line, size_t len) {
+  struct daemon *d = ctx;
+  struct request req;
+  berr_t err;
+  berr_clear(&err);
+  if (proto_parse_request(line, len, &req, &err) < 0) {
+    conn_send(conn, proto_reply_error(req.id, &err));
+    proto_request_free(&req);
+    return;
+  }
+  method_fn fn = NULL;
+  for (size_t i = 0; i < N_METHODS && !fn; i++)
+    if (!strcmp(req.method, methods[i].name))
+      fn = methods[i].fn;
+  if (!fn) {
+    const char *names[N_METHODS];
+    for (size_t i = 0; i < N_METHODS; i++)
+      names[i] = methods[i].name;
+    proto_unknown_method(&err, req.method, names, N_METHODS);
+    conn_send(conn, proto_reply_error(req.id, &err));
+    proto_request_free(&req);
+    return;
+  }
+  struct call call = {.d = d, .conn = conn, .id = req.id, .params = req.params};
+  json_object *result = NULL;
+  switch (fn(&call, &result, &err)) {
+  case REPLY:
+    conn_send(conn, proto_reply_ok(req.id, result));
+    break;
+  case FAIL:
+    json_object_put(result);
+    conn_send(conn, proto_reply_error(req.id, &err));
+    break;
+  case DONE:
+    json_object_put(result);
+    break;
+  }
+  proto_request_free(&req);
+}
+
+/* One berthd per store: a POSIX record lock on <root>/berthd.lock. Unlike
+ * flock(2) it is not shared with the monitors this process forks, so it
+ * goes away with the daemon even while its containers run on. */
+static int lock_store(const char *root, int *fd_out, berr_t *err) {
+  if (mkdir_p(root, 0700, err) < 0)
+    return berr_wrap(err, "create the store");
+  char path[4200];
+  snprintf(path, sizeof path, "%s/berthd.lock", root);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return berr_sys(err, errno, "open `%s`", path);
+  struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+  if (fcntl(fd, F_SETLK, &fl) < 0) {
+    int e = errno;
+    struct flock who = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    pid_t other = fcntl(fd, F_GETLK, &who) == 0 && who.l_type != F_UNLCK ? who.l_pid : 0;
+    close(fd);
+    if (e == EACCES || e == EAGAIN)
+      return berr_set(err, BERR_CONFLICT, "another berthd (pid %d) is using the store `%s`",
+                      (int)other, root);
+    return berr_sys(err, e, "lock `%s`", path);
+  }
+  *fd_out = fd;
+  return 0;
+}
+
+int daemon_run(const struct daemon_opts *opts, berr_t *err) {
+  struct daemon d = {.opts = opts};
+  int ret = -1, lock_fd = -1;
+  if (lock_store(opts->root, &lock_fd, err) < 0)
+    return -1;
+  if (cgroup_env_init(&d.cg_env, "/", err) < 0) {
+    close(lock_fd);
+    return berr_wrap(err, "cgroups");
+  }
+  if (image_store_init(opts->root, err) < 0) {
+    berr_wrap(err, "image store");
+    goto out;
+  }
+  struct server_config sc = {
+      .socket_path = opts->socket_path,
+      .has_serve_uid = opts->has_serve_uid,
+      .serve_uid = opts->serve_uid,
+      .has_serve_gid = opts->has_serve_gid,
+      .serve_gid = opts->serve_gid,
+      .on_line = on_line,
+      .ctx = &d,
+  };
+  /* the socket first: it refuses to start next to a running berthd, which
+   * must keep its containers to itself */
+  if (server_open(&d.srv, &sc, err) < 0)
+    goto out;
+  struct ctr_store_config cc = {
+      .root = opts->root, .cg_env = &d.cg_env, .log_max_bytes = opts->log_max_bytes, .srv = d.srv};
+  if (ctr_store_open(&d.store, &cc, err) < 0) {
+    berr_wrap(err, "containers");
+    goto out;
+  }
+  berthd_log("serving %s (store %s, cgroup layout %s, pid %d)", opts->socket_path, opts->root,
+             cgroup_layout_name(d.cg_env.layout), (int)getpid());
+  if (opts->ready_fd >= 0) {
+    (void)!write(opts->ready_fd, "R", 1);
+    close(opts->ready_fd);
+  }
+  ret = server_run(d.srv, err);
+out:
+  ctr_store_close(d.store);
+  server_close(d.srv);
+  cgroup_env_free(&d.cg_env);
+  close(lock_fd);
+  return ret;
+}
