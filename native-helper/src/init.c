@@ -1,0 +1,229 @@
+#include "init.h"
+
+#include <errno.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "caps.h"
+#include "mounts.h"
+#include "pty.h"
+#include "util.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+_Noreturn void proc_fail(int sync_fd, const char *step, const berr_t *err) {
+  char msg[SYNC_MSG_MAX];
+  msg[0] = SYNC_ERR;
+  msg[1] = (char)err->kind;
+  int n = snprintf(msg + 2, sizeof msg - 2, "%s: %s", step, err->msg);
+  size_t len = 2 + (n < 0 ? 0 : (size_t)n >= sizeof msg - 2 ? sizeof msg - 3 : (size_t)n);
+  (void)!send(sync_fd, msg, len, MSG_NOSIGNAL);
+  _exit(127);
+}
+
+void proc_reset_signals(void) {
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  /* handlers reset themselves at execve; only SIG_IGN would survive */
+  for (int sig = 1; sig < 32; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      signal(sig, SIG_DFL);
+}
+
+int proc_stdio(const int stdio[3], bool tty, berr_t *err) {
+  if (tty && pty_make_controlling(stdio[0], err) < 0)
+    return -1;
+  for (int i = 0; i < 3; i++)
+    if (stdio[i] != i && dup2(stdio[i], i) < 0)
+      return berr_sys(err, errno, "dup2 %d", i);
+  return 0;
+}
+
+static const char *env_get(char *const *env, const char *key) {
+  size_t k = strlen(key);
+  for (size_t i = 0; env && env[i]; i++)
+    if (!strncmp(env[i], key, k) && env[i][k] == '=')
+      return env[i] + k + 1;
+  return NULL;
+}
+
+/* execvpe, but with the container's PATH (glibc's looks at our own environ). */
+static int exec_path(char *const *argv, char *const *env, berr_t *err) {
+  const char *file = argv[0];
+  if (!file || !file[0])
+    return berr_set(err, BERR_INVALID, "the command is empty");
+  if (strchr(file, '/')) {
+    execve(file, argv, env);
+    return berr_sys(err, errno, "execve `%s`", file);
+  }
+  const char *path = env_get(env, "PATH");
+  if (!path)
+    path = DEFAULT_PATH;
+  size_t flen = strlen(file);
+  bool denied = false;
+  for (const char *p = path;;) {
+    const char *colon = strchrnul(p, ':');
+    size_t dlen = (size_t)(colon - p);
+    char full[4096];
+    if (dlen + flen + 2 <= sizeof full) {
+      if (dlen == 0) {
+        memcpy(full, file, flen + 1); /* an empty entry is the cwd */
+      } else {
+        memcpy(full, p, dlen);
+        full[dlen] = '/';
+        memcpy(full + dlen + 1, file, flen + 1);
+      }
+      execve(full, argv, env);
+      if (errno == EACCES)
+        denied = true;
+      else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE && errno != ENODEV &&
+               errno != ETIMEDOUT)
+        return berr_sys(err, errno, "execve `%s`", full);
+    }
+    if (!*colon)
+      break;
+    p = colon + 1;
+  }
+  if (denied)
+    return berr_sys(err, EACCES, "execve `%s` (found in PATH `%s`)", file, path);
+  return berr_set(err, BERR_INVALID, "executable file `%s` not found in PATH `%s`", file, path);
+}
+
+_Noreturn void proc_exec(struct proc_final *f) {
+  berr_t err;
+  berr_clear(&err);
+  /* before the switch to the user: a workdir only root may enter still works */
+  if (chdir(f->workdir) < 0) {
+    int e = errno;
+    berr_sys(&err, e, "chdir to the working directory `%s`", f->workdir);
+    if (e == ENOENT || e == ENOTDIR)
+      err.kind = BERR_INVALID;
+    proc_fail(f->sync_fd, "workdir", &err);
+  }
+  if (caps_apply(f->uid, f->gid, f->in_userns, &err) < 0)
+    proc_fail(f->sync_fd, "capabilities", &err);
+  char msg[1 + sizeof f->times];
+  msg[0] = SYNC_OK;
+  f->times.exec_start = mono_us();
+  memcpy(msg + 1, &f->times, sizeof f->times);
+  if (send(f->sync_fd, msg, sizeof msg, MSG_NOSIGNAL) < 0)
+    _exit(127); /* the parent is gone */
+  exec_path(f->argv, f->env, &err);
+  proc_fail(f->sync_fd, "exec", &err);
+}
+
+static int loopback_up(berr_t *err) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0)
+    return berr_sys(err, errno, "socket");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  memcpy(ifr.ifr_name, "lo", 3);
+  int r = 0;
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+    r = berr_sys(err, errno, "ioctl SIOCGIFFLAGS lo");
+  } else {
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+      r = berr_sys(err, errno, "ioctl SIOCSIFFLAGS lo up");
+  }
+  close(s);
+  return r;
+}
+
+static void wait_go(int sync_fd) {
+  char c = 0;
+  ssize_t n;
+  do
+    n = recv(sync_fd, &c, 1, 0);
+  while (n < 0 && errno == EINTR);
+  if (n != 1 || c != SYNC_GO)
+    _exit(127); /* the monitor is gone or gave up on us */
+}
+
+_Noreturn void init_main(const struct init_args *a) {
+  const struct container_spec *s = a->spec;
+  berr_t err;
+  berr_clear(&err);
+  proc_reset_signals();
+  /* in a user namespace nothing works before the id maps are written */
+  if (s->ns[NS_USER]) {
+    wait_go(a->sync_fd);
+    /* we are still host root (unmapped inside): become the namespace's root,
+     * host uid 100000, so what the overlay and the mounts create is ours */
+    if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
+      berr_sys(&err, errno, "become root in the user namespace");
+      proc_fail(a->sync_fd, "user namespace", &err);
+    }
+  }
+  if (s->ns[NS_UTS] && s->hostname[0] && sethostname(s->hostname, strlen(s->hostname)) < 0) {
+    berr_sys(&err, errno, "sethostname `%s`", s->hostname);
+    proc_fail(a->sync_fd, "hostname", &err);
+  }
+  struct rootfs_cfg rc = {
+      .spec = s, .upper = a->upper, .work = a->work, .merged = a->merged, .console = a->console};
+  struct proc_final f = {.argv = s->argv, .env = s->env, .workdir = s->workdir ? s->workdir : "/",
+                         .uid = s->uid, .gid = s->gid, .in_userns = s->ns[NS_USER],
+                         .sync_fd = a->sync_fd};
+  int64_t t0 = mono_us();
+  if (mounts_setup(&rc, &err) < 0)
+    proc_fail(a->sync_fd, "mounts", &err);
+  int64_t t1 = mono_us();
+  if (mounts_enter(&rc, &err) < 0)
+    proc_fail(a->sync_fd, "pivot_root", &err);
+  int64_t t2 = mono_us();
+  if (mounts_mask(&err) < 0)
+    proc_fail(a->sync_fd, "mounts", &err);
+  int64_t t3 = mono_us();
+  f.times.mounts_us = (t1 - t0) + (t3 - t2);
+  f.times.pivot_root_us = t2 - t1;
+  /* the monitor moved us into the cgroup meanwhile; wait for that before the
+   * cgroup namespace is made, so its root is the container's cgroup */
+  if (!s->ns[NS_USER])
+    wait_go(a->sync_fd);
+  if (s->ns[NS_CGROUP] && unshare(CLONE_NEWCGROUP) < 0) {
+    berr_sys(&err, errno, "unshare cgroup namespace");
+    proc_fail(a->sync_fd, "cgroup namespace", &err);
+  }
+  if (s->ns[NS_NET] && loopback_up(&err) < 0)
+    proc_fail(a->sync_fd, "network", &err);
+  if (proc_stdio(a->stdio, a->tty, &err) < 0)
+    proc_fail(a->sync_fd, "stdio", &err);
+  proc_exec(&f);
+}
+
+int sync_wait_exec(int sync_fd, struct init_times *times, berr_t *err) {
+  bool ok = false;
+  for (;;) {
+    char msg[SYNC_MSG_MAX + 1];
+    ssize_t n = recv(sync_fd, msg, sizeof msg - 1, 0);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return berr_sys(err, errno, "read the start report");
+    }
+    if (n == 0) {
+      if (ok)
+        return 0;
+      return berr_set(err, BERR_INTERNAL, "the container process died during its setup");
+    }
+    if (msg[0] == SYNC_OK && (size_t)n == 1 + sizeof *times) {
+      memcpy(times, msg + 1, sizeof *times);
+      ok = true;
+    } else if (msg[0] == SYNC_ERR && n >= 2) {
+      msg[n] = '\0';
+      enum berr_kind kind = (unsigned char)msg[1] <= BERR_INVALID ? (enum berr_kind)msg[1] : BERR_INTERNAL;
+      return berr_set(err, kind, "%s", msg + 2);
+    } else {
+      return berr_set(err, BERR_INTERNAL, "unexpected start report of %zd bytes", n);
+    }
+  }
+}

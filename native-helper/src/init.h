@@ -1,0 +1,63 @@
+/* The container's init side, from clone to execve, and the last steps it
+ * shares with exec sessions (ids, capabilities, workdir, PATH lookup).
+ * Every failure goes back over the sync socket as "step: message" and the
+ * process exits 127; a successful execve closes the (CLOEXEC) sync socket. */
+#ifndef BERTH_INIT_H
+#define BERTH_INIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "error.h"
+#include "spec.h"
+
+/* Sync socket messages (SOCK_SEQPACKET). */
+#define SYNC_GO 'G'    /* parent -> child: ids mapped, cgroup joined */
+#define SYNC_OK 'O'    /* child -> parent: struct init_times follows; execve is next */
+#define SYNC_ERR 'E'   /* child -> parent: "step: message" follows */
+#define SYNC_MSG_MAX (BERR_MSG_MAX + 64)
+
+struct init_times {
+  int64_t mounts_us, pivot_root_us;
+  int64_t exec_start;  /* mono_us() just before execve */
+};
+
+struct init_args {
+  const struct container_spec *spec;
+  const char *upper, *work, *merged;
+  const char *console;   /* PTY slave path (tty), else NULL */
+  int stdio[3];          /* dup2'd onto 0, 1, 2 */
+  bool tty;              /* stdio[0] is a PTY slave: make it the controlling terminal */
+  int sync_fd;
+};
+
+/* The init process after clone: never returns. */
+_Noreturn void init_main(const struct init_args *a);
+
+/* What the init and exec sessions share after their setup. */
+struct proc_final {
+  char *const *argv;
+  char *const *env;
+  const char *workdir;
+  uid_t uid;
+  gid_t gid;
+  bool in_userns;
+  int sync_fd;
+  struct init_times times;
+};
+/* Dispositions back to default, signal mask empty (the daemon blocks and
+ * ignores some, and ignored ones would survive execve). */
+void proc_reset_signals(void);
+/* stdio onto 0..2; with tty, a new session with stdio[0] as controlling terminal. */
+int proc_stdio(const int stdio[3], bool tty, berr_t *err);
+/* chdir, capabilities and ids, SYNC_OK, execve with a PATH lookup in env. */
+_Noreturn void proc_exec(struct proc_final *f);
+/* Reports "step: message" on sync_fd and exits 127. */
+_Noreturn void proc_fail(int sync_fd, const char *step, const berr_t *err);
+
+/* Reads the child's report: 0 once execve succeeded (*times filled), -1 with
+ * err = the child's "step: message" (or that it died without one). */
+int sync_wait_exec(int sync_fd, struct init_times *times, berr_t *err);
+
+#endif

@@ -1,0 +1,91 @@
+#include "namespaces.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "util.h"
+
+static const struct {
+  const char *name;
+  int flag;
+} ns_table[NS_COUNT] = {
+    [NS_PID] = {"pid", CLONE_NEWPID},   [NS_MNT] = {"mnt", CLONE_NEWNS},
+    [NS_UTS] = {"uts", CLONE_NEWUTS},   [NS_IPC] = {"ipc", CLONE_NEWIPC},
+    [NS_NET] = {"net", CLONE_NEWNET},   [NS_CGROUP] = {"cgroup", CLONE_NEWCGROUP},
+    [NS_USER] = {"user", CLONE_NEWUSER},
+};
+
+const char *ns_name(enum ns_kind k) { return (unsigned)k < NS_COUNT ? ns_table[k].name : "?"; }
+int ns_clone_flag(enum ns_kind k) { return (unsigned)k < NS_COUNT ? ns_table[k].flag : 0; }
+
+int ns_clone_flags(const struct container_spec *spec) {
+  int flags = 0;
+  for (int k = 0; k < NS_COUNT; k++)
+    if (spec->ns[k] && k != NS_CGROUP)
+      flags |= ns_table[k].flag;
+  return flags;
+}
+
+int ns_write_id_maps(pid_t pid, berr_t *err) {
+  char path[64], map[64];
+  snprintf(map, sizeof map, "0 %d %d\n", NS_HOST_ID_BASE, NS_ID_COUNT);
+  /* no setgroups inside: dropping a group could get around a group-deny
+   * permission on a host file */
+  snprintf(path, sizeof path, "/proc/%d/setgroups", (int)pid);
+  if (write_string(path, "deny", err) < 0)
+    return -1;
+  snprintf(path, sizeof path, "/proc/%d/uid_map", (int)pid);
+  if (write_string(path, map, err) < 0)
+    return -1;
+  snprintf(path, sizeof path, "/proc/%d/gid_map", (int)pid);
+  return write_string(path, map, err);
+}
+
+int ns_open_all(pid_t pid, const struct container_spec *spec, int fds[NS_COUNT],
+                enum ns_kind order[NS_COUNT], berr_t *err) {
+  static const enum ns_kind join_order[NS_COUNT] = {NS_USER, NS_PID, NS_UTS, NS_IPC,
+                                                    NS_NET,  NS_CGROUP, NS_MNT};
+  int n = 0;
+  for (int k = 0; k < NS_COUNT; k++)
+    fds[k] = -1;
+  for (int i = 0; i < NS_COUNT; i++) {
+    enum ns_kind k = join_order[i];
+    if (!spec->ns[k])
+      continue;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/%s", (int)pid, ns_table[k].name);
+    fds[k] = open(path, O_RDONLY | O_CLOEXEC);
+    if (fds[k] < 0) {
+      int e = errno;
+      ns_close_all(fds);
+      return berr_sys(err, e, "open `%s`", path);
+    }
+    order[n++] = k;
+  }
+  return n;
+}
+
+int ns_join_all(int fds[NS_COUNT], const enum ns_kind order[NS_COUNT], int n, berr_t *err) {
+  for (int i = 0; i < n; i++) {
+    enum ns_kind k = order[i];
+    if (setns(fds[k], ns_table[k].flag) < 0) {
+      int e = errno;
+      ns_close_all(fds);
+      return berr_sys(err, e, "setns %s namespace", ns_table[k].name);
+    }
+    close(fds[k]);
+    fds[k] = -1;
+  }
+  return 0;
+}
+
+void ns_close_all(int fds[NS_COUNT]) {
+  for (int k = 0; k < NS_COUNT; k++)
+    if (fds[k] >= 0) {
+      close(fds[k]);
+      fds[k] = -1;
+    }
+}

@@ -1,0 +1,30 @@
+/* The namespace table (ns_name / ns_clone_flag from spec.h), the user
+ * namespace id maps, and joining a running container's namespaces (exec). */
+#ifndef BERTH_NAMESPACES_H
+#define BERTH_NAMESPACES_H
+
+#include <sys/types.h>
+
+#include "error.h"
+#include "spec.h"
+
+/* Container ids 0..65535 map to host ids 100000..165535 in a user namespace. */
+#define NS_HOST_ID_BASE 100000
+#define NS_ID_COUNT 65536
+
+/* The clone flags for the spec's namespaces, without CLONE_NEWCGROUP (the
+ * init unshares that itself once it is in the container's cgroup). */
+int ns_clone_flags(const struct container_spec *spec);
+/* setgroups deny, uid_map and gid_map of pid (called by the parent). */
+int ns_write_id_maps(pid_t pid, berr_t *err);
+
+/* Opens /proc/<pid>/ns/<name> for every namespace the spec isolates, in the
+ * order they must be joined: user first, mnt last. fds[] gets -1 for the
+ * others. Returns the count. */
+int ns_open_all(pid_t pid, const struct container_spec *spec, int fds[NS_COUNT],
+                enum ns_kind order[NS_COUNT], berr_t *err);
+/* setns into each opened namespace in that order, closing the fds. */
+int ns_join_all(int fds[NS_COUNT], const enum ns_kind order[NS_COUNT], int n, berr_t *err);
+void ns_close_all(int fds[NS_COUNT]);
+
+#endif

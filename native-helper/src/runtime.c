@@ -1,0 +1,452 @@
+/* The per-container monitor (conmon's pattern): forked by the daemon, it makes
+ * the cgroup and the stdio, clones the init, reports the start, then relays
+ * output to the log and an attached client, and records the exit status. */
+#include "runtime.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cleanup.h"
+#include "exec.h"
+#include "init.h"
+#include "logfile.h"
+#include "namespaces.h"
+#include "pty.h"
+#include "stream.h"
+#include "util.h"
+
+#define START_REPORT_MAX 65536
+
+const char *timeline_step_name(enum timeline_step s) {
+  static const char *const names[TL_COUNT] = {"cgroup", "clone", "mounts", "pivot_root", "exec"};
+  return (unsigned)s < TL_COUNT ? names[s] : "?";
+}
+
+uint64_t proc_starttime(pid_t pid) {
+  char path[64], buf[4096];
+  snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0)
+    return 0;
+  buf[n] = '\0';
+  /* the command name may hold spaces and ')': fields start after the last ')' */
+  char *p = strrchr(buf, ')');
+  if (!p)
+    return 0;
+  p++;
+  for (int field = 2; field < 22; field++) {
+    p = strchr(p, ' ');
+    if (!p)
+      return 0;
+    p++;
+  }
+  return strtoull(p, NULL, 10);
+}
+
+/* ---- shared with exec.c / logs.c ------------------------------------------------ */
+
+/* Entries < 0 in keep are ignored. */
+void runtime_close_fds_except(const int *keep, size_t n) {
+  int sorted[8];
+  size_t m = 0;
+  for (size_t i = 0; i < n && m < 8; i++)
+    if (keep[i] > 2)
+      sorted[m++] = keep[i];
+  for (size_t i = 1; i < m; i++)
+    for (size_t j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+      int t = sorted[j];
+      sorted[j] = sorted[j - 1];
+      sorted[j - 1] = t;
+    }
+  unsigned lo = 3;
+  for (size_t i = 0; i < m; i++) {
+    if ((unsigned)sorted[i] > lo)
+      close_range(lo, (unsigned)sorted[i] - 1, 0);
+    lo = (unsigned)sorted[i] + 1;
+  }
+  close_range(lo, ~0U, 0);
+}
+
+void runtime_child_setup(const char *name) {
+  setsid();
+  int null = open("/dev/null", O_RDWR);
+  if (null >= 0) {
+    for (int i = 0; i < 3; i++)
+      if (null != i)
+        dup2(null, i);
+    if (null > 2)
+      close(null);
+  }
+  proc_reset_signals();
+  signal(SIGPIPE, SIG_IGN);
+  signal(SIGHUP, SIG_IGN);
+  prctl(PR_SET_NAME, name, 0, 0, 0);
+}
+
+/* ---- the monitor ---------------------------------------------------------------- */
+
+struct monitor {
+  const struct container_spec *spec;
+  const char *dir;
+  const struct runtime_opts *opts;
+  int ctl;
+  pid_t daemon;
+  int64_t t_begin;
+  char upper[4096], work[4096], merged[4096];
+  struct cgroup cg;
+  bool has_cg;
+  struct logfile log;
+  bool has_log;
+  pid_t init_pid;
+  int pidfd;
+};
+
+static void report_json(int ctl, json_object *o) {
+  size_t len = 0;
+  const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &len);
+  (void)!send(ctl, s, len, MSG_NOSIGNAL);
+}
+
+static void monitor_cleanup(struct monitor *m) {
+  berr_t e;
+  if (!m->spec->ns[NS_MNT])
+    (void)umount2(m->merged, MNT_DETACH); /* EINVAL when nothing was mounted */
+  if (m->has_cg) {
+    /* exec sessions may still be leaving the cgroup (each try waits up to 2 s) */
+    for (int i = 0; i < 3 && cgroup_destroy(&m->cg, &e) < 0; i++)
+      ;
+  }
+  if (m->has_log)
+    logfile_close(&m->log);
+}
+
+static _Noreturn void monitor_fail(struct monitor *m, const berr_t *err) {
+  if (m->init_pid > 0) {
+    kill(m->init_pid, SIGKILL);
+    while (waitpid(m->init_pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+  }
+  monitor_cleanup(m);
+  json_object *o = json_object_new_object();
+  json_object_object_add(o, "ok", json_object_new_boolean(false));
+  json_object_object_add(o, "kind", json_object_new_int(err->kind));
+  json_object_object_add(o, "errno", json_object_new_int(err->errnum));
+  json_object_object_add(o, "message", json_object_new_string(err->msg));
+  report_json(m->ctl, o);
+  json_object_put(o);
+  _exit(1);
+}
+
+static void on_output(void *ctx, int stream, const uint8_t *data, size_t n) {
+  struct monitor *m = ctx;
+  berr_t e;
+  /* a full disk must not stop the relay to an attached client */
+  if (m->has_log)
+    (void)logfile_write(&m->log, stream == 2 ? "stderr" : "stdout", data, n, NULL, &e);
+}
+
+static void on_init_exit(void *ctx) {
+  struct monitor *m = ctx;
+  berr_t e;
+  /* without a PID namespace the init's children do not die with it */
+  if (!m->spec->ns[NS_PID] && m->has_cg)
+    (void)cgroup_kill_all(&m->cg, SIGKILL, &e);
+}
+
+static pid_t clone_init(int flags, int *pidfd) {
+  struct clone_args args;
+  memset(&args, 0, sizeof args);
+  args.flags = (uint64_t)flags | CLONE_PIDFD;
+  args.pidfd = (uint64_t)(uintptr_t)pidfd;
+  args.exit_signal = SIGCHLD;
+  pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0 && errno == ENOSYS) {
+    /* before 5.3: plain clone, then a pidfd */
+    pid = (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, NULL);
+    if (pid > 0)
+      *pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  }
+  return pid;
+}
+
+static int path_join(char out[4096], const char *dir, const char *name, berr_t *err) {
+  if (snprintf(out, 4096, "%s/%s", dir, name) >= 4096)
+    return berr_set(err, BERR_INVALID, "path too long under `%s`", dir);
+  return 0;
+}
+
+static _Noreturn void monitor_main(struct monitor *m) {
+  const struct container_spec *s = m->spec;
+  const struct runtime_opts *o = m->opts;
+  berr_t err;
+  berr_clear(&err);
+  int64_t steps[TL_COUNT] = {0};
+  char logpath[4096];
+  if (path_join(m->upper, m->dir, CTR_UPPER, &err) < 0 ||
+      path_join(m->work, m->dir, CTR_WORK, &err) < 0 ||
+      path_join(m->merged, m->dir, CTR_MERGED, &err) < 0 ||
+      path_join(logpath, m->dir, CTR_LOG, &err) < 0)
+    monitor_fail(m, &err);
+
+  int64_t t = mono_us();
+  if (cgroup_create(o->cg_env, s->id, &s->limits, &m->cg, &err) < 0)
+    monitor_fail(m, &err);
+  m->has_cg = true;
+  steps[TL_CGROUP] = mono_us() - t;
+
+  if (logfile_open(&m->log, logpath, o->log_max_bytes, &err) < 0)
+    monitor_fail(m, &err);
+  m->has_log = true;
+
+  /* stdio: the init's ends and ours */
+  int child_io[3] = {0, -1, -1}; /* fd 0 is /dev/null here */
+  struct relay r;
+  relay_init(&r);
+  char slave_path[64] = "";
+  if (s->tty) {
+    int master, slave;
+    if (pty_open(&master, &slave, slave_path, sizeof slave_path, &err) < 0)
+      monitor_fail(m, &err);
+    child_io[0] = child_io[1] = child_io[2] = slave;
+    r.tty = true;
+    r.out_fd[0] = master;
+    if (s->open_stdin && (r.in_fd = fcntl(master, F_DUPFD_CLOEXEC, 3)) < 0) {
+      berr_sys(&err, errno, "dup the PTY master");
+      monitor_fail(m, &err);
+    }
+  } else {
+    int out[2], errp[2], in[2];
+    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0) {
+      berr_sys(&err, errno, "pipe");
+      monitor_fail(m, &err);
+    }
+    child_io[1] = out[1];
+    child_io[2] = errp[1];
+    r.out_fd[0] = out[0];
+    r.out_fd[1] = errp[0];
+    if (s->open_stdin) {
+      if (pipe2(in, O_CLOEXEC) < 0) {
+        berr_sys(&err, errno, "pipe");
+        monitor_fail(m, &err);
+      }
+      child_io[0] = in[0];
+      r.in_fd = in[1];
+    }
+  }
+  int sync[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync) < 0) {
+    berr_sys(&err, errno, "socketpair");
+    monitor_fail(m, &err);
+  }
+  if (s->ns[NS_USER]) {
+    /* root in the container is host uid 100000: it must own what it writes to */
+    const char *owned[] = {m->upper, m->work};
+    for (int i = 0; i < 2; i++)
+      if (chown(owned[i], NS_HOST_ID_BASE, NS_HOST_ID_BASE) < 0) {
+        berr_sys(&err, errno, "chown `%s` to %d", owned[i], NS_HOST_ID_BASE);
+        monitor_fail(m, &err);
+      }
+  }
+
+  t = mono_us();
+  pid_t pid = clone_init(ns_clone_flags(s), &m->pidfd);
+  if (pid == 0) {
+    close(sync[0]);
+    struct init_args a = {.spec = s, .upper = m->upper, .work = m->work, .merged = m->merged,
+                          .console = s->tty ? slave_path : NULL,
+                          .stdio = {child_io[0], child_io[1], child_io[2]}, .tty = s->tty,
+                          .sync_fd = sync[1]};
+    init_main(&a);
+  }
+  if (pid < 0) {
+    berr_sys(&err, errno, "clone the init process (namespaces %#x)", ns_clone_flags(s));
+    monitor_fail(m, &err);
+  }
+  m->init_pid = pid;
+  close(sync[1]);
+  for (int i = 0; i < 3; i++)
+    if (child_io[i] > 2 && (i == 0 || child_io[i] != child_io[i - 1]))
+      close(child_io[i]);
+  if (s->ns[NS_USER] && ns_write_id_maps(pid, &err) < 0)
+    monitor_fail(m, &err);
+  steps[TL_CLONE] = mono_us() - t;
+  t = mono_us();
+  if (cgroup_add_pid(&m->cg, pid, &err) < 0)
+    monitor_fail(m, &err);
+  steps[TL_CGROUP] += mono_us() - t;
+  char go = SYNC_GO;
+  if (send(sync[0], &go, 1, MSG_NOSIGNAL) < 0) {
+    berr_sys(&err, errno, "release the init process");
+    monitor_fail(m, &err);
+  }
+  uint64_t init_start = proc_starttime(pid); /* while it is sure to exist */
+  struct init_times times;
+  if (sync_wait_exec(sync[0], &times, &err) < 0)
+    monitor_fail(m, &err);
+  int64_t t_exec = mono_us();
+  close(sync[0]);
+  steps[TL_MOUNTS] = times.mounts_us;
+  steps[TL_PIVOT_ROOT] = times.pivot_root_us;
+  steps[TL_EXEC] = t_exec - times.exec_start;
+
+  json_object *rep = json_object_new_object();
+  json_object_object_add(rep, "ok", json_object_new_boolean(true));
+  json_object_object_add(rep, "initPid", json_object_new_int(pid));
+  json_object_object_add(rep, "initStart", json_object_new_uint64(init_start));
+  json_object *st = json_object_new_array();
+  for (int i = 0; i < TL_COUNT; i++)
+    json_object_array_add(st, json_object_new_int64(steps[i]));
+  json_object_object_add(rep, "steps", st);
+  json_object_object_add(rep, "cgroup", cgroup_to_json(&m->cg));
+  report_json(m->ctl, rep);
+  json_object_put(rep);
+
+  /* relay until the init has exited and its output is drained */
+  r.client = o->attach_fd;
+  r.ctl = m->ctl;
+  r.on_output = on_output;
+  r.on_exit = on_init_exit;
+  r.ctx = m;
+  int status = 0;
+  if (relay_run(&r, m->pidfd, pid, 5000, &status, &err) < 0) {
+    /* the relay broke: still reap and record the init */
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+      ;
+  }
+  int64_t start_to_exit = mono_us() - m->t_begin;
+  struct cgroup_stats cs;
+  bool oom = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL &&
+             cgroup_stats(&m->cg, &cs, &err) == 0 && cs.oom_kills > 0;
+  json_object *ex = exit_object(status, oom);
+  const char *frame = json_object_to_json_string_ext(ex, JSON_C_TO_STRING_PLAIN);
+  cleanup_free char *frame_copy = strdup(frame);
+  char now[40];
+  now_rfc3339(now);
+  json_object_object_add(ex, "finishedAt", json_object_new_string(now));
+  json_object_object_add(ex, "startToExitUs", json_object_new_int64(start_to_exit));
+  char exit_path[4096];
+  if (path_join(exit_path, m->dir, CTR_EXIT, &err) == 0) {
+    size_t len = 0;
+    const char *body = json_object_to_json_string_length(ex, JSON_C_TO_STRING_PLAIN, &len);
+    (void)write_file_atomic(exit_path, body, len, 0600, false, &err);
+  }
+  json_object_put(ex);
+  relay_finish(&r, frame_copy ? frame_copy : "{}");
+  monitor_cleanup(m);
+  /* the daemon removes --rm containers itself once it has read exit.json;
+   * only when it is gone does that fall to us */
+  if (s->auto_remove && getppid() != m->daemon)
+    (void)rm_rf(m->dir, &err);
+  _exit(0);
+}
+
+int runtime_start(const struct container_spec *spec, const char *dir,
+                  const struct runtime_opts *opts, struct start_result *out, int *ctl_fd,
+                  berr_t *err) {
+  memset(out, 0, sizeof *out);
+  *ctl_fd = -1;
+  if (!spec->argv || !spec->argv[0])
+    return berr_set(err, BERR_INVALID, "the container has no command");
+  int sv[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+    return berr_sys(err, errno, "socketpair");
+  int64_t t_begin = mono_us();
+  pid_t daemon = getpid();
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close(sv[0]);
+    close(sv[1]);
+    return berr_sys(err, e, "fork the monitor");
+  }
+  if (pid == 0) {
+    int keep[] = {sv[1], opts->attach_fd};
+    runtime_close_fds_except(keep, 2);
+    runtime_child_setup("berth-monitor");
+    if (opts->attach_fd >= 0)
+      fcntl(opts->attach_fd, F_SETFD, FD_CLOEXEC);
+    struct monitor m = {.spec = spec, .dir = dir, .opts = opts, .ctl = sv[1], .daemon = daemon,
+                        .t_begin = t_begin, .pidfd = -1};
+    monitor_main(&m);
+  }
+  close(sv[1]);
+  cleanup_free char *buf = malloc(START_REPORT_MAX);
+  ssize_t n = -1;
+  if (buf) {
+    do
+      n = recv(sv[0], buf, START_REPORT_MAX - 1, 0);
+    while (n < 0 && errno == EINTR);
+  }
+  json_object *rep = NULL;
+  if (n > 0) {
+    buf[n] = '\0';
+    rep = json_tokener_parse(buf);
+  }
+  json_object *v;
+  bool ok = rep && json_object_object_get_ex(rep, "ok", &v) && json_object_get_boolean(v);
+  if (!ok) {
+    if (rep && json_object_object_get_ex(rep, "message", &v)) {
+      json_object *k = NULL, *en = NULL;
+      json_object_object_get_ex(rep, "kind", &k);
+      json_object_object_get_ex(rep, "errno", &en);
+      berr_set(err, (enum berr_kind)json_object_get_int(k), "%s", json_object_get_string(v));
+      err->errnum = json_object_get_int(en);
+    } else {
+      berr_set(err, BERR_INTERNAL, "the monitor of container %.12s died while starting it", spec->id);
+    }
+    json_object_put(rep);
+    close(sv[0]);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+    return -1;
+  }
+  out->monitor_pid = pid;
+  out->monitor_starttime = proc_starttime(pid);
+  if (json_object_object_get_ex(rep, "initPid", &v))
+    out->init_pid = json_object_get_int(v);
+  if (json_object_object_get_ex(rep, "initStart", &v))
+    out->init_starttime = json_object_get_uint64(v);
+  if (json_object_object_get_ex(rep, "steps", &v))
+    for (size_t i = 0; i < TL_COUNT && i < json_object_array_length(v); i++)
+      out->step_us[i] = json_object_get_int64(json_object_array_get_idx(v, i));
+  int r = 0;
+  if (!json_object_object_get_ex(rep, "cgroup", &v) || cgroup_from_json(&out->cg, v, err) < 0)
+    r = berr_wrap(err, "the monitor's start report");
+  json_object_put(rep);
+  if (r < 0) {
+    /* cannot track it: stop it */
+    kill(out->init_pid, SIGKILL);
+    close(sv[0]);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+    return -1;
+  }
+  *ctl_fd = sv[0];
+  return 0;
+}
+
+void runtime_release(int ctl_fd) {
+  if (ctl_fd < 0)
+    return;
+  char go = 'G';
+  (void)!send(ctl_fd, &go, 1, MSG_NOSIGNAL);
+  close(ctl_fd);
+}
