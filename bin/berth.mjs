@@ -1,0 +1,11 @@
+#!/usr/bin/env node
+// The berth CLI: the bundled build in dist/berth.mjs (npm start / npm test / npm run build make it).
+import fs from 'node:fs';
+
+const bundle = new URL('../dist/berth.mjs', import.meta.url);
+if (!fs.existsSync(bundle)) {
+  process.stderr.write('berth: dist/berth.mjs is missing; build it with npm run build (or npm start)\n');
+  process.exit(125);
+}
+const { main } = await import(bundle.href);
+process.exit(await main(process.argv.slice(2)));

@@ -1,0 +1,553 @@
+// The berth command line: verbs, flags (docker's names and habits) and their help,
+// declared once; parseArgs turns argv into one typed Command.
+import path from 'node:path';
+
+import { parseSize } from '../format';
+import { NAMESPACE_NAMES, type ContainerSpec, type ExecParams, type ImageConfig, type NamespaceName } from '../protocol';
+
+export class UsageError extends Error {
+  constructor(
+    message: string,
+    readonly verb?: string,
+  ) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+type FlagKind = 'bool' | 'value' | 'list';
+
+interface FlagDef {
+  key: string;
+  short?: string;
+  long?: string;
+  /** Extra long names (docker's spellings). */
+  aliases?: string[];
+  kind: FlagKind;
+  arg?: string;
+  help: string;
+}
+
+export interface VerbDef {
+  usage: string;
+  summary: string;
+  flags: FlagDef[];
+  /** Flags end at the first positional (run IMAGE CMD..., exec CONTAINER CMD...). */
+  stopAtPositional: boolean;
+}
+
+const json: FlagDef = { key: 'json', long: 'json', kind: 'bool', help: 'print the protocol objects as JSON' };
+
+export const VERBS: Record<string, VerbDef> = {
+  run: {
+    usage: 'berth run [OPTIONS] IMAGE [CMD...]',
+    summary: 'Create and start a container',
+    stopAtPositional: true,
+    flags: [
+      { key: 'detach', short: 'd', long: 'detach', kind: 'bool', help: 'run in the background and print the container id' },
+      { key: 'interactive', short: 'i', long: 'interactive', kind: 'bool', help: 'keep stdin open and forward it' },
+      { key: 'tty', short: 't', long: 'tty', kind: 'bool', help: 'allocate a pseudo-terminal' },
+      { key: 'rm', long: 'rm', kind: 'bool', help: 'remove the container when it exits' },
+      { key: 'name', long: 'name', kind: 'value', arg: 'NAME', help: 'name the container' },
+      { key: 'env', short: 'e', long: 'env', kind: 'list', arg: 'K=V', help: 'set an environment variable (repeatable)' },
+      { key: 'memory', short: 'm', long: 'memory', kind: 'value', arg: 'SIZE', help: 'memory limit, e.g. 64m (b, k, m, g)' },
+      { key: 'cpus', long: 'cpus', kind: 'value', arg: 'N', help: 'CPU quota in CPUs, e.g. 0.5' },
+      { key: 'cpuWeight', long: 'cpu-weight', kind: 'value', arg: 'N', help: 'relative CPU weight, 1..10000 (default 100)' },
+      { key: 'pids', long: 'pids-limit', kind: 'value', arg: 'N', help: 'maximum number of processes' },
+      { key: 'hostname', long: 'hostname', kind: 'value', arg: 'NAME', help: 'hostname inside the container (default: the short id)' },
+      { key: 'user', short: 'u', long: 'user', kind: 'value', arg: 'UID[:GID]', help: 'numeric user (and group) to run as' },
+      { key: 'workdir', short: 'w', long: 'workdir', kind: 'value', arg: 'DIR', help: 'working directory inside the container' },
+      { key: 'entrypoint', long: 'entrypoint', kind: 'value', arg: 'CMD', help: "override the image's entrypoint" },
+      { key: 'ns', long: 'ns', kind: 'value', arg: 'LIST', help: 'exactly the namespaces to isolate, e.g. pid,mount (the rest are shared with the host)' },
+      { key: 'userns', long: 'userns', kind: 'bool', help: 'add a user namespace' },
+      { key: 'pidMode', long: 'pid', kind: 'value', arg: 'host', help: "share the host's PID namespace" },
+      { key: 'network', long: 'network', kind: 'value', arg: 'host|none', help: "host: share the host's network; none: only loopback (default)" },
+      { key: 'utsMode', long: 'uts', kind: 'value', arg: 'host', help: "share the host's UTS namespace (hostname)" },
+      { key: 'ipcMode', long: 'ipc', kind: 'value', arg: 'host', help: "share the host's IPC namespace" },
+      { key: 'cgroupnsMode', long: 'cgroupns', kind: 'value', arg: 'host', help: "share the host's cgroup namespace" },
+    ],
+  },
+  ps: {
+    usage: 'berth ps [-a] [-q] [--json]',
+    summary: 'List containers',
+    stopAtPositional: false,
+    flags: [
+      { key: 'all', short: 'a', long: 'all', kind: 'bool', help: 'show all containers (default: running only)' },
+      { key: 'quiet', short: 'q', long: 'quiet', kind: 'bool', help: 'print short ids only' },
+      json,
+    ],
+  },
+  exec: {
+    usage: 'berth exec [OPTIONS] CONTAINER CMD...',
+    summary: 'Run a command in a running container',
+    stopAtPositional: true,
+    flags: [
+      { key: 'interactive', short: 'i', long: 'interactive', kind: 'bool', help: 'keep stdin open and forward it' },
+      { key: 'tty', short: 't', long: 'tty', kind: 'bool', help: 'allocate a pseudo-terminal' },
+      { key: 'env', short: 'e', long: 'env', kind: 'list', arg: 'K=V', help: 'set an environment variable (repeatable)' },
+      { key: 'user', short: 'u', long: 'user', kind: 'value', arg: 'UID[:GID]', help: 'numeric user (and group) to run as' },
+      { key: 'workdir', short: 'w', long: 'workdir', kind: 'value', arg: 'DIR', help: 'working directory' },
+    ],
+  },
+  logs: {
+    usage: 'berth logs [-f] [-t] [--tail N] CONTAINER',
+    summary: "Print a container's output",
+    stopAtPositional: false,
+    flags: [
+      { key: 'follow', short: 'f', long: 'follow', kind: 'bool', help: 'keep printing until the container exits' },
+      { key: 'timestamps', short: 't', long: 'timestamps', kind: 'bool', help: 'prefix every line with its time' },
+      { key: 'tail', long: 'tail', kind: 'value', arg: 'N', help: 'only the last N lines ("all" for every line)' },
+    ],
+  },
+  stop: {
+    usage: 'berth stop [-t SECONDS] CONTAINER...',
+    summary: 'Stop containers (SIGTERM, then SIGKILL after the timeout)',
+    stopAtPositional: false,
+    flags: [{ key: 'time', short: 't', long: 'time', aliases: ['timeout'], kind: 'value', arg: 'SECONDS', help: 'seconds to wait before SIGKILL (default 10)' }],
+  },
+  kill: {
+    usage: 'berth kill [-s SIGNAL] CONTAINER...',
+    summary: 'Send a signal to containers',
+    stopAtPositional: false,
+    flags: [{ key: 'signal', short: 's', long: 'signal', kind: 'value', arg: 'SIGNAL', help: 'signal name or number (default SIGKILL)' }],
+  },
+  rm: {
+    usage: 'berth rm [-f] CONTAINER...',
+    summary: 'Remove containers',
+    stopAtPositional: false,
+    flags: [{ key: 'force', short: 'f', long: 'force', kind: 'bool', help: 'kill and remove running containers' }],
+  },
+  inspect: {
+    usage: 'berth inspect CONTAINER|IMAGE...',
+    summary: 'Show containers and images as a JSON array (containers first)',
+    stopAtPositional: false,
+    flags: [],
+  },
+  top: {
+    usage: 'berth top CONTAINER [--json]',
+    summary: "Show a container's processes as a tree",
+    stopAtPositional: false,
+    flags: [json],
+  },
+  stats: {
+    usage: 'berth stats [--no-stream] [--json] [CONTAINER...]',
+    summary: 'Show CPU, memory and process counts (running containers by default)',
+    stopAtPositional: false,
+    flags: [{ key: 'noStream', long: 'no-stream', kind: 'bool', help: 'print once and exit' }, json],
+  },
+  images: {
+    usage: 'berth images [-q] [--json]',
+    summary: 'List images',
+    stopAtPositional: false,
+    flags: [{ key: 'quiet', short: 'q', long: 'quiet', kind: 'bool', help: 'print short image ids only' }, json],
+  },
+  import: {
+    usage: "berth import FILE NAME[:TAG] [--change 'CMD [\"sh\"]']...",
+    summary: 'Import a rootfs tarball (plain or gzip) as an image',
+    stopAtPositional: false,
+    flags: [{ key: 'change', short: 'c', long: 'change', kind: 'list', arg: 'INSTRUCTION', help: 'CMD, ENTRYPOINT, ENV, WORKDIR or USER, as in a Dockerfile (repeatable)' }],
+  },
+  rmi: {
+    usage: 'berth rmi [-f] IMAGE...',
+    summary: 'Remove images',
+    stopAtPositional: false,
+    flags: [{ key: 'force', short: 'f', long: 'force', kind: 'bool', help: 'remove even when containers use it' }],
+  },
+  version: { usage: 'berth version', summary: 'Show the berth and berthd versions', stopAtPositional: false, flags: [] },
+  help: { usage: 'berth help [VERB]', summary: 'Show help', stopAtPositional: false, flags: [] },
+};
+
+export type Command =
+  | { verb: 'run'; detach: boolean; interactive: boolean; tty: boolean; spec: ContainerSpec }
+  | { verb: 'ps'; all: boolean; quiet: boolean; json: boolean }
+  | { verb: 'exec'; interactive: boolean; tty: boolean; params: ExecParams }
+  | { verb: 'logs'; ref: string; follow: boolean; timestamps: boolean; tail?: number }
+  | { verb: 'stop'; refs: string[]; timeout?: number }
+  | { verb: 'kill'; refs: string[]; signal?: string | number }
+  | { verb: 'rm'; refs: string[]; force: boolean }
+  | { verb: 'inspect'; refs: string[] }
+  | { verb: 'top'; ref: string; json: boolean }
+  | { verb: 'stats'; refs: string[]; noStream: boolean; json: boolean }
+  | { verb: 'images'; quiet: boolean; json: boolean }
+  | { verb: 'import'; file: string; ref: string; config: ImageConfig }
+  | { verb: 'rmi'; refs: string[]; force: boolean }
+  | { verb: 'version' }
+  | { verb: 'help'; topic?: string };
+
+type FlagValues = Map<string, string | boolean | string[]>;
+
+interface Parsed {
+  flags: FlagValues;
+  positionals: string[];
+  help: boolean;
+}
+
+function unknownFlag(flag: string, verb: string): UsageError {
+  return new UsageError(`unknown flag ${flag} for ${verb}; see berth help ${verb}`, verb);
+}
+
+function parseFlags(verb: string, def: VerbDef, argv: string[]): Parsed {
+  const flags: FlagValues = new Map();
+  const positionals: string[] = [];
+  let help = false;
+  const byLong = new Map<string, FlagDef>();
+  const byShort = new Map<string, FlagDef>();
+  for (const f of def.flags) {
+    if (f.long) byLong.set(f.long, f);
+    for (const a of f.aliases ?? []) byLong.set(a, f);
+    if (f.short) byShort.set(f.short, f);
+  }
+  const set = (f: FlagDef, value: string | true, shown: string): void => {
+    if (f.kind === 'bool') {
+      flags.set(f.key, true);
+    } else if (value === true) {
+      throw new UsageError(`flag ${shown} of ${verb} needs a value (${f.arg ?? 'VALUE'}); see berth help ${verb}`, verb);
+    } else if (f.kind === 'list') {
+      const list = (flags.get(f.key) as string[] | undefined) ?? [];
+      list.push(value);
+      flags.set(f.key, list);
+    } else {
+      flags.set(f.key, value);
+    }
+  };
+  let i = 0;
+  const next = (shown: string, f: FlagDef): string => {
+    if (i + 1 >= argv.length) throw new UsageError(`flag ${shown} of ${verb} needs a value (${f.arg ?? 'VALUE'}); see berth help ${verb}`, verb);
+    return argv[++i];
+  };
+  for (; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (a === '--help' || a === '-h') {
+      help = true;
+      continue;
+    }
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const name = a.slice(2, eq < 0 ? undefined : eq);
+      const f = byLong.get(name);
+      if (!f) throw unknownFlag(`--${name}`, verb);
+      if (f.kind === 'bool') {
+        if (eq >= 0) throw new UsageError(`flag --${name} of ${verb} takes no value; see berth help ${verb}`, verb);
+        set(f, true, `--${name}`);
+      } else {
+        set(f, eq >= 0 ? a.slice(eq + 1) : next(`--${name}`, f), `--${name}`);
+      }
+      continue;
+    }
+    if (a.startsWith('-') && a.length > 1) {
+      // A group of short flags (-it, -dit); a value flag takes the rest of the group or the next word.
+      for (let j = 1; j < a.length; j++) {
+        const ch = a[j];
+        const f = byShort.get(ch);
+        if (!f) throw unknownFlag(`-${ch}`, verb);
+        if (f.kind === 'bool') {
+          set(f, true, `-${ch}`);
+        } else {
+          set(f, j + 1 < a.length ? a.slice(j + 1) : next(`-${ch}`, f), `-${ch}`);
+          break;
+        }
+      }
+      continue;
+    }
+    positionals.push(a);
+    if (def.stopAtPositional && verb === 'run') {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+    if (def.stopAtPositional && verb === 'exec' && positionals.length === 1) {
+      positionals.push(...argv.slice(i + 1));
+      break;
+    }
+  }
+  return { flags, positionals, help };
+}
+
+const bool = (p: Parsed, key: string): boolean => p.flags.get(key) === true;
+const str = (p: Parsed, key: string): string | undefined => p.flags.get(key) as string | undefined;
+const list = (p: Parsed, key: string): string[] => (p.flags.get(key) as string[] | undefined) ?? [];
+
+function integer(verb: string, flag: string, text: string | undefined, min: number): number | undefined {
+  if (text === undefined) return undefined;
+  if (!/^-?\d+$/.test(text.trim()) || Number(text) < min || !Number.isSafeInteger(Number(text))) {
+    throw new UsageError(`${flag} takes a whole number${min > 0 ? ` of at least ${min}` : ''} (got '${text}'); see berth help ${verb}`, verb);
+  }
+  return Number(text);
+}
+
+function envList(values: string[]): string[] {
+  const out: string[] = [];
+  for (const v of values) {
+    if (v.includes('=')) out.push(v);
+    else if (process.env[v] !== undefined) out.push(`${v}=${process.env[v]}`); // docker: -e NAME copies the host's value
+  }
+  return out;
+}
+
+function needPositionals(verb: string, p: Parsed, min: number, what: string): void {
+  if (p.positionals.length < min) throw new UsageError(`${verb} needs ${what}; usage: ${VERBS[verb].usage}`, verb);
+}
+
+function noMorePositionals(verb: string, p: Parsed, max: number): void {
+  if (p.positionals.length > max) throw new UsageError(`${verb} takes no argument '${p.positionals[max]}'; usage: ${VERBS[verb].usage}`, verb);
+}
+
+const NS_ALIASES: Record<string, NamespaceName> = { mnt: 'mount', network: 'net' };
+
+function hostOnly(verb: string, flag: string, value: string | undefined): boolean {
+  if (value === undefined) return false;
+  if (value !== 'host') throw new UsageError(`${flag} takes only 'host' (got '${value}'); see berth help ${verb}`, verb);
+  return true;
+}
+
+function buildRun(p: Parsed): Command {
+  needPositionals('run', p, 1, 'an IMAGE');
+  const [image, ...cmd] = p.positionals;
+  const spec: ContainerSpec = { image };
+  const name = str(p, 'name');
+  if (name !== undefined) spec.name = name;
+  if (cmd.length > 0) spec.cmd = cmd;
+  const entrypoint = str(p, 'entrypoint');
+  if (entrypoint !== undefined) spec.entrypoint = entrypoint === '' ? [] : [entrypoint];
+  const env = envList(list(p, 'env'));
+  if (env.length > 0) spec.env = env;
+  const workdir = str(p, 'workdir');
+  if (workdir !== undefined) spec.workdir = workdir;
+  const user = str(p, 'user');
+  if (user !== undefined) spec.user = user;
+  const hostname = str(p, 'hostname');
+  if (hostname !== undefined) spec.hostname = hostname;
+  const tty = bool(p, 'tty');
+  const interactive = bool(p, 'interactive');
+  const detach = bool(p, 'detach');
+  if (tty) spec.tty = true;
+  if (interactive) spec.stdin = true;
+  if (bool(p, 'rm')) spec.autoRemove = true;
+
+  const limits: NonNullable<ContainerSpec['limits']> = {};
+  const memory = str(p, 'memory');
+  if (memory !== undefined) {
+    try {
+      limits.memory = parseSize(memory);
+    } catch (e) {
+      throw new UsageError(`--memory: ${(e as Error).message}`, 'run');
+    }
+  }
+  const cpus = str(p, 'cpus');
+  if (cpus !== undefined) {
+    if (!/^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(cpus)) throw new UsageError(`--cpus takes a number of CPUs such as 0.5 (got '${cpus}')`, 'run');
+    limits.cpus = Number(cpus);
+  }
+  const weight = integer('run', '--cpu-weight', str(p, 'cpuWeight'), 0);
+  if (weight !== undefined) limits.cpuWeight = weight;
+  const pids = integer('run', '--pids-limit', str(p, 'pids'), 0);
+  if (pids !== undefined) limits.pids = pids;
+  if (Object.keys(limits).length > 0) spec.limits = limits;
+
+  const nsFlags = ['ns', 'userns', 'pidMode', 'network', 'utsMode', 'ipcMode', 'cgroupnsMode'];
+  if (nsFlags.some((k) => p.flags.has(k))) {
+    const ns: Record<NamespaceName, boolean> = { pid: true, mount: true, uts: true, ipc: true, net: true, cgroup: true, user: false };
+    const only = str(p, 'ns');
+    if (only !== undefined) {
+      for (const k of NAMESPACE_NAMES) ns[k] = false;
+      for (const raw of only.split(',').map((s) => s.trim()).filter(Boolean)) {
+        const k = NS_ALIASES[raw] ?? raw;
+        if (!(NAMESPACE_NAMES as readonly string[]).includes(k)) {
+          throw new UsageError(`--ns: unknown namespace '${raw}'; choose from ${NAMESPACE_NAMES.join(',')}`, 'run');
+        }
+        ns[k as NamespaceName] = true;
+      }
+    }
+    if (bool(p, 'userns')) ns.user = true;
+    if (hostOnly('run', '--pid', str(p, 'pidMode'))) ns.pid = false;
+    if (hostOnly('run', '--uts', str(p, 'utsMode'))) ns.uts = false;
+    if (hostOnly('run', '--ipc', str(p, 'ipcMode'))) ns.ipc = false;
+    if (hostOnly('run', '--cgroupns', str(p, 'cgroupnsMode'))) ns.cgroup = false;
+    const network = str(p, 'network');
+    if (network === 'host') ns.net = false;
+    else if (network === 'none') ns.net = true;
+    else if (network !== undefined) throw new UsageError(`--network takes host or none (got '${network}')`, 'run');
+    spec.namespaces = ns;
+  }
+  return { verb: 'run', detach, interactive, tty, spec };
+}
+
+function buildExec(p: Parsed): Command {
+  needPositionals('exec', p, 2, 'a CONTAINER and a CMD');
+  const [ref, ...cmd] = p.positionals;
+  const params: ExecParams = { ref, cmd };
+  const env = envList(list(p, 'env'));
+  if (env.length > 0) params.env = env;
+  const user = str(p, 'user');
+  if (user !== undefined) params.user = user;
+  const workdir = str(p, 'workdir');
+  if (workdir !== undefined) params.workdir = workdir;
+  const tty = bool(p, 'tty');
+  const interactive = bool(p, 'interactive');
+  if (tty) params.tty = true;
+  if (interactive) params.stdin = true;
+  return { verb: 'exec', interactive, tty, params };
+}
+
+function normalizeSignal(s: string): string | number {
+  const t = s.trim();
+  if (/^\d+$/.test(t)) return Number(t);
+  const up = t.toUpperCase();
+  return up.startsWith('SIG') ? up : `SIG${up}`;
+}
+
+/** Parses one Dockerfile-like instruction of `import --change` into the config. */
+export function applyChange(config: ImageConfig, change: string): void {
+  const m = /^\s*([A-Za-z]+)\s+([\s\S]*?)\s*$/.exec(change);
+  if (!m || m[2] === '') throw new UsageError(`--change '${change}': expected INSTRUCTION VALUE, e.g. CMD ["sh"]`, 'import');
+  const instr = m[1].toUpperCase();
+  const value = m[2];
+  const argv = (): string[] => {
+    if (value.startsWith('[')) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(value);
+      } catch {
+        throw new UsageError(`--change '${change}': the JSON array does not parse`, 'import');
+      }
+      if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string')) {
+        throw new UsageError(`--change '${change}': expected a JSON array of strings`, 'import');
+      }
+      return parsed as string[];
+    }
+    return ['/bin/sh', '-c', value];
+  };
+  switch (instr) {
+    case 'CMD':
+      config.Cmd = argv();
+      break;
+    case 'ENTRYPOINT':
+      config.Entrypoint = argv();
+      break;
+    case 'ENV': {
+      const words = value.split(/\s+/);
+      const pairs = words.every((w) => w.includes('=')) ? words : [`${words[0]}=${words.slice(1).join(' ')}`];
+      config.Env = [...(config.Env ?? []), ...pairs];
+      break;
+    }
+    case 'WORKDIR':
+      config.WorkingDir = value;
+      break;
+    case 'USER':
+      config.User = value;
+      break;
+    default:
+      throw new UsageError(`--change '${change}': ${instr} is not supported (CMD, ENTRYPOINT, ENV, WORKDIR, USER)`, 'import');
+  }
+}
+
+export interface ParseOptions {
+  cwd?: string;
+}
+
+export function parseArgs(argv: readonly string[], opts: ParseOptions = {}): Command {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === '--help' || first === '-h') return { verb: 'help' };
+  if (first === '--version' || first === '-v') return { verb: 'version' };
+  if (first.startsWith('-')) throw new UsageError(`unknown flag ${first}; usage: berth VERB [OPTIONS]; see berth help`);
+  const def = VERBS[first];
+  if (!def) throw new UsageError(`unknown command '${first}'; see berth help`);
+  const verb = first;
+  if (verb === 'help') {
+    const topic = rest.find((a) => !a.startsWith('-'));
+    if (topic !== undefined && !VERBS[topic]) throw new UsageError(`no help for unknown command '${topic}'; see berth help`);
+    return topic === undefined ? { verb: 'help' } : { verb: 'help', topic };
+  }
+  const p = parseFlags(verb, def, [...rest]);
+  if (p.help) return { verb: 'help', topic: verb };
+  switch (verb) {
+    case 'run':
+      return buildRun(p);
+    case 'exec':
+      return buildExec(p);
+    case 'ps':
+      noMorePositionals(verb, p, 0);
+      return { verb, all: bool(p, 'all'), quiet: bool(p, 'quiet'), json: bool(p, 'json') };
+    case 'logs': {
+      needPositionals(verb, p, 1, 'a CONTAINER');
+      noMorePositionals(verb, p, 1);
+      const tailText = str(p, 'tail');
+      const tail = tailText === undefined || tailText === 'all' ? undefined : integer(verb, '--tail', tailText, 0);
+      return { verb, ref: p.positionals[0], follow: bool(p, 'follow'), timestamps: bool(p, 'timestamps'), ...(tail === undefined ? {} : { tail }) };
+    }
+    case 'stop': {
+      needPositionals(verb, p, 1, 'at least one CONTAINER');
+      const timeout = integer(verb, '--time', str(p, 'time'), 0);
+      return { verb, refs: p.positionals, ...(timeout === undefined ? {} : { timeout }) };
+    }
+    case 'kill': {
+      needPositionals(verb, p, 1, 'at least one CONTAINER');
+      const signal = str(p, 'signal');
+      return { verb, refs: p.positionals, ...(signal === undefined ? {} : { signal: normalizeSignal(signal) }) };
+    }
+    case 'rm':
+      needPositionals(verb, p, 1, 'at least one CONTAINER');
+      return { verb, refs: p.positionals, force: bool(p, 'force') };
+    case 'inspect':
+      needPositionals(verb, p, 1, 'at least one CONTAINER or IMAGE');
+      return { verb, refs: p.positionals };
+    case 'top':
+      needPositionals(verb, p, 1, 'a CONTAINER');
+      noMorePositionals(verb, p, 1);
+      return { verb, ref: p.positionals[0], json: bool(p, 'json') };
+    case 'stats':
+      return { verb, refs: p.positionals, noStream: bool(p, 'noStream'), json: bool(p, 'json') };
+    case 'images':
+      noMorePositionals(verb, p, 0);
+      return { verb, quiet: bool(p, 'quiet'), json: bool(p, 'json') };
+    case 'import': {
+      needPositionals(verb, p, 2, 'a FILE and a NAME[:TAG]');
+      noMorePositionals(verb, p, 2);
+      const config: ImageConfig = {};
+      for (const c of list(p, 'change')) applyChange(config, c);
+      return { verb, file: path.resolve(opts.cwd ?? process.cwd(), p.positionals[0]), ref: p.positionals[1], config };
+    }
+    case 'rmi':
+      needPositionals(verb, p, 1, 'at least one IMAGE');
+      return { verb, refs: p.positionals, force: bool(p, 'force') };
+    case 'version':
+      noMorePositionals(verb, p, 0);
+      return { verb };
+    default:
+      throw new UsageError(`unknown command '${verb}'; see berth help`);
+  }
+}
+
+/** `berth help [VERB]` text. */
+export function helpText(topic?: string): string {
+  if (topic && VERBS[topic]) {
+    const d = VERBS[topic];
+    const lines = [`Usage: ${d.usage}`, '', d.summary];
+    if (d.flags.length > 0) {
+      lines.push('', 'Options:');
+      const left = d.flags.map((f) => {
+        const names = [f.short ? `-${f.short}` : '', f.long ? `--${f.long}` : '', ...(f.aliases ?? []).map((a) => `--${a}`)].filter(Boolean).join(', ');
+        return `  ${names}${f.kind === 'bool' ? '' : ` ${f.arg ?? 'VALUE'}`}`;
+      });
+      const w = Math.max(...left.map((l) => l.length));
+      d.flags.forEach((f, i) => lines.push(`${left[i].padEnd(w)}   ${f.help}${f.kind === 'list' ? '' : ''}`));
+    }
+    if (topic === 'run') lines.push('', 'With -it the short form works too (-it, -ti, -dit). Sizes take b, k, m, g.');
+    return lines.join('\n') + '\n';
+  }
+  const w = Math.max(...Object.keys(VERBS).map((v) => v.length));
+  return [
+    'Usage: berth VERB [OPTIONS] [ARGS...]',
+    '',
+    'Berth runs Linux containers through its own helper, berthd.',
+    '',
+    'Verbs:',
+    ...Object.entries(VERBS).map(([v, d]) => `  ${v.padEnd(w)}   ${d.summary}`),
+    '',
+    'berth help VERB (or berth VERB --help) shows a verb\'s options.',
+    'Environment: BERTH_SOCKET (default /run/berth/berthd.sock), BERTH_ROOT (default /var/lib/berth), BERTHD (helper binary).',
+  ].join('\n') + '\n';
+}

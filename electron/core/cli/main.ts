@@ -1,0 +1,599 @@
+// `berth`: the command line. One file bundled to dist/berth.mjs; bin/berth.mjs runs it.
+import os from 'node:os';
+
+import { DEFAULT_IMAGE, ensureDefaultImage, hasDefaultImage, isDefaultImageRef } from '../default-image';
+import { ago, buildTopTree, formatBytes, quoteCommand, statusText, table, truncate } from '../format';
+import { HelperClient, HelperError, type HelperStream } from '../helper-client';
+import { ensureHelper, helperPaths } from '../helper-launcher';
+import { PROTOCOL_VERSION, type ContainerInfo, type ExitInfo, type ImageDetails, type Stats, type StreamMethod } from '../protocol';
+import { helpText, parseArgs, UsageError, type Command } from './args';
+
+declare const BERTH_VERSION: string | undefined;
+const VERSION = typeof BERTH_VERSION === 'string' ? BERTH_VERSION : '0.1.0';
+
+/** docker's status for errors of the client itself (not the container's). */
+const EXIT_BERTH_ERROR = 125;
+
+class CliExit extends Error {
+  constructor(readonly status: number) {
+    super(`exit ${status}`);
+  }
+}
+
+const out = (s: string): void => void process.stdout.write(s);
+const err = (s: string): void => void process.stderr.write(s);
+
+/** What to do next, by error code; appended to the helper's own message. */
+function hint(e: HelperError, verb: string): string {
+  const m = e.message;
+  // The helper's own message often says what to do already.
+  if (/\bberth\b|force|first/.test(m)) return '';
+  switch (e.code) {
+    case 'not_found':
+      if (verb === 'run' || verb === 'rmi') return /image/i.test(m) ? ' (see berth images; berth import FILE NAME makes one)' : '';
+      return /container/i.test(m) ? ' (see berth ps -a)' : '';
+    case 'conflict':
+      if (verb === 'rm' && /running/i.test(m) && !/-f|force/.test(m)) return ' (stop it first, or use berth rm -f)';
+      if (verb === 'rmi' && !/-f|force/.test(m)) return ' (remove its containers first, or use berth rmi -f)';
+      return '';
+    case 'version':
+    case 'connection':
+      return '';
+    default:
+      return '';
+  }
+}
+
+function fail(e: unknown, verb: string): never {
+  if (e instanceof CliExit) throw e;
+  if (e instanceof UsageError) err(`berth: ${e.message}\n`);
+  else if (e instanceof HelperError) err(`berth: ${e.message}${hint(e, verb)}\n`);
+  else err(`berth: ${e instanceof Error ? e.message : String(e)}\n`);
+  throw new CliExit(EXIT_BERTH_ERROR);
+}
+
+let client: HelperClient | null = null;
+
+/** The helper connection; starts berthd (and makes the default image) when none runs and we are root. */
+async function helper(): Promise<HelperClient> {
+  if (client) return client;
+  const r = await ensureHelper();
+  client = r.client;
+  if (r.started) await ensureDefaultImage(client);
+  return client;
+}
+
+function writeJson(value: unknown): void {
+  out(JSON.stringify(value, null, 2) + '\n');
+}
+
+// --- run / exec: attached streams ------------------------------------------------
+
+function signalNumber(name: string | null): number {
+  if (!name) return 0;
+  const n = (os.constants.signals as Record<string, number>)[name];
+  return typeof n === 'number' ? n : 0;
+}
+
+function exitStatus(info: ExitInfo): number {
+  if (info.oomKilled) return 137;
+  if (typeof info.exitCode === 'number') return info.exitCode;
+  const sig = signalNumber(info.signal);
+  return sig > 0 ? 128 + sig : EXIT_BERTH_ERROR;
+}
+
+interface AttachOptions {
+  interactive: boolean;
+  tty: boolean;
+  /** Signals the CLI receives are sent to this container (docker's sig-proxy), when not on a raw TTY. */
+  proxyTo?: string;
+}
+
+/** Wires a stream to this process's stdio; resolves with the EXIT info. */
+function attach(stream: HelperStream<StreamMethod>, o: AttachOptions): Promise<ExitInfo> {
+  return new Promise<ExitInfo>((resolve, reject) => {
+    const stdin = process.stdin;
+    const rawTty = o.tty && stdin.isTTY === true;
+    const cleanups: (() => void)[] = [];
+    const cleanup = (): void => {
+      for (const c of cleanups.splice(0).reverse()) c();
+    };
+
+    // Output with backpressure: stop reading frames while stdout/stderr are full.
+    const forward = (target: NodeJS.WriteStream) => (data: Buffer) => {
+      if (!target.write(data)) {
+        stream.pause();
+        target.once('drain', () => stream.resume());
+      }
+    };
+    stream.on('stdout', forward(process.stdout));
+    stream.on('stderr', forward(process.stderr));
+
+    if (rawTty) {
+      stdin.setRawMode(true);
+      cleanups.push(() => stdin.setRawMode(false));
+    }
+    if (o.tty) {
+      const sendSize = (): void => {
+        const rows = process.stdout.rows;
+        const cols = process.stdout.columns;
+        if (rows && cols) stream.resize(rows, cols);
+      };
+      sendSize();
+      process.on('SIGWINCH', sendSize);
+      cleanups.push(() => void process.off('SIGWINCH', sendSize));
+    }
+    if (o.interactive) {
+      const onData = (d: Buffer): void => {
+        if (!stream.writeStdin(d)) {
+          stdin.pause();
+          stream.once('drain', () => stdin.resume());
+        }
+      };
+      const onEnd = (): void => stream.closeStdin();
+      stdin.on('data', onData);
+      stdin.once('end', onEnd);
+      cleanups.push(() => {
+        stdin.off('data', onData);
+        stdin.off('end', onEnd);
+        stdin.pause();
+        stdin.destroy();
+      });
+    }
+    if (!rawTty && o.proxyTo) {
+      const ref = o.proxyTo;
+      const proxy = (sig: NodeJS.Signals): void => {
+        void client?.call('container.kill', { ref, signal: sig }).catch(() => undefined);
+      };
+      for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+        process.on(s, proxy);
+        cleanups.push(() => void process.off(s, proxy));
+      }
+    }
+    stream.once('exit', (info) => {
+      cleanup();
+      resolve(info);
+    });
+    stream.once('error', (e) => {
+      cleanup();
+      reject(e);
+    });
+  });
+}
+
+/** Waits (bounded) until the helper has removed an --rm container, so a following ps never sees it. */
+async function waitRemoved(ref: string): Promise<void> {
+  const c = await helper();
+  const deadline = Date.now() + 10_000;
+  while (Date.now() < deadline) {
+    try {
+      await c.call('container.inspect', { ref });
+    } catch (e) {
+      if (e instanceof HelperError && e.code === 'not_found') return;
+      throw e;
+    }
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function cmdRun(cmd: Extract<Command, { verb: 'run' }>): Promise<number> {
+  const c = await helper();
+  const runOnce = async (): Promise<number> => {
+    if (cmd.detach) {
+      const info = await c.call('container.run', cmd.spec);
+      out(`${info.id}\n`);
+      return 0;
+    }
+    const stream = await c.stream('container.run', { ...cmd.spec, attach: true });
+    const info = stream.result;
+    let exit: ExitInfo;
+    try {
+      exit = await attach(stream, { interactive: cmd.interactive, tty: cmd.tty, proxyTo: info.id });
+    } catch (e) {
+      // berthd closes the stream right after EXIT; input we were still sending then fails
+      // (EPIPE) and takes the unread EXIT frame with it. The exit status is on record.
+      if (!brokenByLateWrite(e)) throw e;
+      const done = await c.call('container.wait', { ref: info.id }).catch(() => null);
+      if (!done) throw e;
+      exit = { exitCode: done.exitCode, signal: done.exitSignal, reason: done.exitReason ?? 'exited', oomKilled: done.oomKilled };
+    }
+    const status = exitStatus(exit);
+    if (exit.oomKilled) {
+      const limit = cmd.spec.limits?.memory;
+      err(`berth: container ${info.name} was killed by the OOM killer${limit ? ` (memory limit ${formatBytes(limit).replace(/([A-Za-z]+)$/, ' $1')})` : ''}\n`);
+    }
+    if (cmd.spec.autoRemove) await waitRemoved(info.id);
+    return status;
+  };
+  try {
+    return await runOnce();
+  } catch (e) {
+    // The default image is made on first use.
+    if (e instanceof HelperError && e.code === 'not_found' && isDefaultImageRef(cmd.spec.image) && !(await hasDefaultImage(c))) {
+      await ensureDefaultImage(c);
+      return await runOnce();
+    }
+    throw e;
+  }
+}
+
+function brokenByLateWrite(e: unknown): boolean {
+  return e instanceof HelperError && e.code === 'connection' && (e.errno === 'EPIPE' || e.errno === 'ECONNRESET');
+}
+
+async function cmdExec(cmd: Extract<Command, { verb: 'exec' }>): Promise<number> {
+  const c = await helper();
+  const stream = await c.stream('container.exec', cmd.params);
+  try {
+    return exitStatus(await attach(stream, { interactive: cmd.interactive, tty: cmd.tty }));
+  } catch (e) {
+    if (!brokenByLateWrite(e)) throw e;
+    throw new HelperError('connection', `the process ended while berth was still sending it input or a terminal size (${(e as HelperError).errno}); its exit status was lost`);
+  }
+}
+
+// --- logs ---------------------------------------------------------------------------
+
+/** Turns LOG frames back into the container's output (docs/protocol.md, "The container log"). */
+export class LogPrinter {
+  private atLineStart = { stdout: true, stderr: true };
+  private carry = '';
+
+  constructor(
+    private readonly timestamps: boolean,
+    private readonly write: (stream: 'stdout' | 'stderr', text: string) => void,
+  ) {}
+
+  push(chunk: Buffer | string): void {
+    const text = this.carry + chunk.toString();
+    const lines = text.split('\n');
+    this.carry = lines.pop() ?? '';
+    for (const l of lines) this.line(l);
+  }
+
+  flush(): void {
+    if (this.carry) this.line(this.carry);
+    this.carry = '';
+  }
+
+  private line(record: string): void {
+    if (record === '') return;
+    // TIMESTAMP STREAM F|P TEXT
+    const a = record.indexOf(' ');
+    const b = record.indexOf(' ', a + 1);
+    const c = record.indexOf(' ', b + 1);
+    if (a < 0 || b < 0) return;
+    const ts = record.slice(0, a);
+    const stream = record.slice(a + 1, b) === 'stderr' ? 'stderr' : 'stdout';
+    const tag = c < 0 ? record.slice(b + 1) : record.slice(b + 1, c);
+    const text = c < 0 ? '' : record.slice(c + 1);
+    const prefix = this.timestamps && this.atLineStart[stream] ? `${ts} ` : '';
+    const full = tag !== 'P';
+    this.write(stream, prefix + text + (full ? '\n' : ''));
+    this.atLineStart[stream] = full;
+  }
+}
+
+async function cmdLogs(cmd: Extract<Command, { verb: 'logs' }>): Promise<number> {
+  const c = await helper();
+  const stream = await c.stream('container.logs', { ref: cmd.ref, follow: cmd.follow, ...(cmd.tail === undefined ? {} : { tail: cmd.tail }) });
+  const printer = new LogPrinter(cmd.timestamps, (s, text) => {
+    const target = s === 'stderr' ? process.stderr : process.stdout;
+    if (!target.write(text)) {
+      stream.pause();
+      target.once('drain', () => stream.resume());
+    }
+  });
+  stream.on('log', (d) => printer.push(d));
+  await new Promise<void>((resolve, reject) => {
+    stream.once('end', resolve);
+    stream.once('error', reject);
+    if (cmd.follow) {
+      // Ctrl-C ends following; the container goes on.
+      process.once('SIGINT', () => {
+        stream.close();
+        resolve();
+      });
+    }
+  });
+  printer.flush();
+  return 0;
+}
+
+// --- listings -----------------------------------------------------------------------
+
+async function cmdPs(cmd: Extract<Command, { verb: 'ps' }>): Promise<number> {
+  const c = await helper();
+  const { containers } = await c.call('container.list', { all: cmd.all });
+  containers.sort((a, b) => Date.parse(b.created) - Date.parse(a.created));
+  if (cmd.json) writeJson(containers);
+  else if (cmd.quiet) out(containers.map((x) => `${x.shortId}\n`).join(''));
+  else out(psTable(containers));
+  return 0;
+}
+
+export function psTable(containers: ContainerInfo[], now = Date.now()): string {
+  return table(
+    ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES'],
+    containers.map((x) => [x.shortId, x.image, `"${truncate(quoteCommand(x.command), 20)}"`, ago(x.created, now), statusText(x, now), x.name]),
+  );
+}
+
+async function cmdImages(cmd: Extract<Command, { verb: 'images' }>): Promise<number> {
+  const c = await helper();
+  const { images } = await c.call('image.list');
+  images.sort((a, b) => Date.parse(b.created) - Date.parse(a.created));
+  const short = (id: string): string => id.replace(/^sha256:/, '').slice(0, 12);
+  if (cmd.json) writeJson(images);
+  else if (cmd.quiet) out([...new Set(images.map((i) => short(i.id)))].map((s) => `${s}\n`).join(''));
+  else {
+    const rows: string[][] = [];
+    for (const i of images) {
+      const refs = i.refs.length > 0 ? i.refs : ['<none>:<none>'];
+      for (const r of refs) {
+        const colon = r.lastIndexOf(':');
+        const [repo, tag] = colon > r.lastIndexOf('/') ? [r.slice(0, colon), r.slice(colon + 1)] : [r, 'latest'];
+        rows.push([repo, tag, short(i.id), ago(i.created), formatBytes(i.size)]);
+      }
+    }
+    out(table(['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'], rows));
+  }
+  return 0;
+}
+
+async function cmdTop(cmd: Extract<Command, { verb: 'top' }>): Promise<number> {
+  const c = await helper();
+  const r = await c.call('container.top', { ref: cmd.ref });
+  if (cmd.json) {
+    writeJson(r);
+    return 0;
+  }
+  const rows = buildTopTree(r.processes).map(({ process: p, depth }) => {
+    const command = p.cmdline.length > 0 ? quoteCommand(p.cmdline) : `[${p.name}]`;
+    return [String(p.pid), String(p.nspid[p.nspid.length - 1] ?? p.pid), p.state, formatBytes(p.rssBytes), `${'  '.repeat(depth)}${depth > 0 ? '\\_ ' : ''}${command}`];
+  });
+  out(table(['PID', 'CPID', 'STATE', 'RSS', 'COMMAND'], rows));
+  return 0;
+}
+
+// --- stats --------------------------------------------------------------------------
+
+interface Sample {
+  stats: Stats;
+  at: number;
+}
+
+export function cpuPercent(prev: Sample | undefined, cur: Sample): number | null {
+  if (!prev) return null;
+  const wallNs = (cur.at - prev.at) * 1e6;
+  if (wallNs <= 0) return null;
+  return (Math.max(0, cur.stats.cpu.usageNs - prev.stats.cpu.usageNs) / wallNs) * 100;
+}
+
+async function cmdStats(cmd: Extract<Command, { verb: 'stats' }>): Promise<number> {
+  const c = await helper();
+  const names = new Map<string, string>();
+  const targets = async (): Promise<string[]> => {
+    if (cmd.refs.length > 0) return cmd.refs;
+    const { containers } = await c.call('container.list', { all: false });
+    for (const x of containers) names.set(x.id, x.name);
+    return containers.map((x) => x.id);
+  };
+  const sampleAll = async (refs: string[], tolerateGone: boolean): Promise<Map<string, Sample>> => {
+    const res = new Map<string, Sample>();
+    await Promise.all(
+      refs.map(async (ref) => {
+        try {
+          res.set(ref, { stats: await c.call('container.stats', { ref }), at: Date.now() });
+        } catch (e) {
+          if (!(tolerateGone && e instanceof HelperError && (e.code === 'not_found' || e.code === 'conflict'))) throw e;
+        }
+      }),
+    );
+    return res;
+  };
+  if (cmd.refs.length > 0) {
+    // Names for the table: one inspect each, once.
+    for (const ref of cmd.refs) {
+      const info = await c.call('container.inspect', { ref });
+      names.set(ref, info.name);
+    }
+  }
+  const render = (refs: string[], prev: Map<string, Sample>, cur: Map<string, Sample>): string => {
+    const total = os.totalmem();
+    const rows = refs
+      .filter((r) => cur.has(r))
+      .map((r) => {
+        const s = cur.get(r) as Sample;
+        const cpu = cpuPercent(prev.get(r), s);
+        const limit = s.stats.memory.limit ?? total;
+        const pidsLimit = s.stats.pids.limit;
+        return [
+          names.get(r) ?? r.slice(0, 12),
+          cpu === null ? '--' : `${cpu.toFixed(2)}%`,
+          `${formatBytes(s.stats.memory.usage)} / ${formatBytes(limit)}`,
+          `${((s.stats.memory.usage / limit) * 100).toFixed(2)}%`,
+          pidsLimit === null ? String(s.stats.pids.current) : `${s.stats.pids.current} / ${pidsLimit}`,
+        ];
+      });
+    return table(['NAME', 'CPU %', 'MEM USAGE / LIMIT', 'MEM %', 'PIDS'], rows);
+  };
+
+  if (cmd.noStream) {
+    const refs = await targets();
+    if (cmd.json) {
+      const s = await sampleAll(refs, cmd.refs.length === 0);
+      writeJson(refs.filter((r) => s.has(r)).map((r) => (s.get(r) as Sample).stats));
+      return 0;
+    }
+    // CPU % needs two samples: the usage delta over the wall time between them.
+    const first = await sampleAll(refs, cmd.refs.length === 0);
+    await new Promise((r) => setTimeout(r, 500));
+    const second = await sampleAll(refs, true);
+    out(render(refs, first, second));
+    return 0;
+  }
+
+  let prev = new Map<string, Sample>();
+  let stop = false;
+  process.once('SIGINT', () => {
+    stop = true;
+  });
+  const clear = process.stdout.isTTY ? '\x1b[2J\x1b[H' : '';
+  while (!stop) {
+    const refs = await targets();
+    const cur = await sampleAll(refs, true);
+    if (cmd.json) out(JSON.stringify(refs.filter((r) => cur.has(r)).map((r) => (cur.get(r) as Sample).stats)) + '\n');
+    else out(clear + render(refs, prev, cur) + (clear ? '' : '\n'));
+    prev = cur;
+    if (cmd.refs.length > 0 && cur.size === 0) break;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  return 0;
+}
+
+// --- lifecycle verbs ------------------------------------------------------------------
+
+/** Runs an action for each ref; prints errors as it goes; 125 if any failed (docker's way). */
+async function each(refs: string[], verb: string, action: (ref: string) => Promise<string | null>): Promise<number> {
+  let status = 0;
+  for (const ref of refs) {
+    try {
+      const line = await action(ref);
+      if (line !== null) out(`${line}\n`);
+    } catch (e) {
+      if (!(e instanceof HelperError)) throw e;
+      err(`berth: ${e.message}${hint(e, verb)}\n`);
+      status = EXIT_BERTH_ERROR;
+    }
+  }
+  return status;
+}
+
+async function cmdInspect(cmd: Extract<Command, { verb: 'inspect' }>): Promise<number> {
+  const c = await helper();
+  const containers: ContainerInfo[] = [];
+  const images: ImageDetails[] = [];
+  let status = 0;
+  for (const ref of cmd.refs) {
+    try {
+      containers.push(await c.call('container.inspect', { ref }));
+      continue;
+    } catch (e) {
+      if (!(e instanceof HelperError && e.code === 'not_found')) throw e;
+    }
+    try {
+      images.push(await c.call('image.inspect', { ref }));
+    } catch (e) {
+      if (!(e instanceof HelperError && (e.code === 'not_found' || e.code === 'invalid'))) throw e;
+      err(`berth: no container or image named '${ref}' (see berth ps -a and berth images)\n`);
+      status = EXIT_BERTH_ERROR;
+    }
+  }
+  writeJson([...containers, ...images]);
+  return status;
+}
+
+async function cmdImport(cmd: Extract<Command, { verb: 'import' }>): Promise<number> {
+  const c = await helper();
+  const img = await c.call('image.import', {
+    path: cmd.file,
+    format: 'rootfs',
+    ref: cmd.ref,
+    ...(Object.keys(cmd.config).length > 0 ? { config: cmd.config } : {}),
+  });
+  out(`${img.id}\n`);
+  return 0;
+}
+
+async function cmdVersion(): Promise<number> {
+  out(`berth ${VERSION} (protocol ${PROTOCOL_VERSION}, node ${process.versions.node})\n`);
+  const paths = helperPaths();
+  try {
+    const c = await HelperClient.connect(paths.socket);
+    client = c;
+    const h = await c.call('hello');
+    out(`berthd ${h.version} (protocol ${h.protocol}, pid ${h.pid}, root ${h.root}, cgroups ${h.cgroup.layout}, socket ${paths.socket})\n`);
+  } catch (e) {
+    out(`berthd: not reachable at ${paths.socket} (${e instanceof Error ? e.message : String(e)})\n`);
+  }
+  return 0;
+}
+
+async function dispatch(cmd: Command): Promise<number> {
+  switch (cmd.verb) {
+    case 'help':
+      out(helpText(cmd.topic));
+      return 0;
+    case 'version':
+      return cmdVersion();
+    case 'run':
+      return cmdRun(cmd);
+    case 'exec':
+      return cmdExec(cmd);
+    case 'logs':
+      return cmdLogs(cmd);
+    case 'ps':
+      return cmdPs(cmd);
+    case 'images':
+      return cmdImages(cmd);
+    case 'top':
+      return cmdTop(cmd);
+    case 'stats':
+      return cmdStats(cmd);
+    case 'inspect':
+      return cmdInspect(cmd);
+    case 'import':
+      return cmdImport(cmd);
+    case 'stop': {
+      const c = await helper();
+      return each(cmd.refs, 'stop', async (ref) => {
+        await c.call('container.stop', cmd.timeout === undefined ? { ref } : { ref, timeout: cmd.timeout });
+        return ref;
+      });
+    }
+    case 'kill': {
+      const c = await helper();
+      return each(cmd.refs, 'kill', async (ref) => {
+        await c.call('container.kill', cmd.signal === undefined ? { ref } : { ref, signal: cmd.signal });
+        return ref;
+      });
+    }
+    case 'rm': {
+      const c = await helper();
+      return each(cmd.refs, 'rm', async (ref) => {
+        await c.call('container.remove', { ref, force: cmd.force });
+        return ref;
+      });
+    }
+    case 'rmi': {
+      const c = await helper();
+      return each(cmd.refs, 'rmi', async (ref) => {
+        const r = await c.call('image.remove', { ref, force: cmd.force });
+        return r.removed.map((id) => `Deleted: ${id}`).join('\n') || null;
+      });
+    }
+  }
+}
+
+/** Runs the CLI; resolves with the exit status. */
+export async function main(argv: string[]): Promise<number> {
+  let verb = argv[0] ?? 'help';
+  try {
+    const cmd = parseArgs(argv);
+    verb = cmd.verb;
+    return await dispatch(cmd);
+  } catch (e) {
+    if (e instanceof CliExit) return e.status;
+    try {
+      fail(e, verb);
+    } catch (x) {
+      if (x instanceof CliExit) return x.status;
+    }
+    return EXIT_BERTH_ERROR;
+  } finally {
+    client?.close();
+  }
+}
+
+export { DEFAULT_IMAGE };

@@ -1,0 +1,133 @@
+// Finding berthd (socket, store, binary) and starting it when none is running.
+// This is on the hot path of every `berth` command: one connect when the helper is up.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { HelperClient, HelperError } from './helper-client';
+
+export const DEFAULT_SOCKET = '/run/berth/berthd.sock';
+export const DEFAULT_ROOT = '/var/lib/berth';
+const START_TIMEOUT_MS = 5000;
+
+/** The repository (or install) directory: the first parent holding native-helper/. */
+export function repoRoot(): string {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (fs.existsSync(path.join(dir, 'native-helper')) || fs.existsSync(path.join(dir, 'package.json'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) break;
+    dir = up;
+  }
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+}
+
+export interface HelperPaths {
+  socket: string;
+  root: string;
+  berthd: string;
+  log: string;
+}
+
+export function helperPaths(env: NodeJS.ProcessEnv = process.env): HelperPaths {
+  const root = env.BERTH_ROOT || DEFAULT_ROOT;
+  return {
+    socket: env.BERTH_SOCKET || DEFAULT_SOCKET,
+    root,
+    berthd: env.BERTHD || path.join(repoRoot(), 'native-helper/build/berthd'),
+    log: path.join(root, 'berthd.log'),
+  };
+}
+
+export interface EnsureResult {
+  client: HelperClient;
+  /** True when this call started berthd. */
+  started: boolean;
+  paths: HelperPaths;
+}
+
+function isRoot(): boolean {
+  return typeof process.geteuid === 'function' && process.geteuid() === 0;
+}
+
+function tail(file: string, lines = 15): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Connects to berthd; when none answers and we are root, starts one first. */
+export async function ensureHelper(opts: { autoStart?: boolean; paths?: HelperPaths } = {}): Promise<EnsureResult> {
+  const paths = opts.paths ?? helperPaths();
+  try {
+    return { client: await HelperClient.connect(paths.socket), started: false, paths };
+  } catch (e) {
+    const err = e as HelperError;
+    const absent = err.errno === 'ENOENT' || err.errno === 'ECONNREFUSED';
+    if (!absent || opts.autoStart === false) throw explainConnectError(err, paths);
+    if (!isRoot()) {
+      throw new HelperError(
+        'connection',
+        `berthd is not running (${paths.socket}: ${err.errno}) and only root can start it: ` +
+          `sudo systemctl start berthd (unit: assets/berthd.service), or pkexec ${paths.berthd} --root ${paths.root} --socket ${paths.socket}`,
+        err.errno,
+      );
+    }
+  }
+  await startHelper(paths);
+  return { client: await HelperClient.connect(paths.socket), started: true, paths };
+}
+
+function explainConnectError(err: HelperError, paths: HelperPaths): HelperError {
+  if (err.errno === 'EACCES' || err.errno === 'EPERM') {
+    return new HelperError('connection', `cannot reach berthd at ${paths.socket}: permission denied; run as root or as a member of the group berthd serves (--serve-gid)`, err.errno);
+  }
+  if (err.errno === 'ENOENT' || err.errno === 'ECONNREFUSED') {
+    return new HelperError('connection', `berthd is not running (${paths.socket}: ${err.errno}); start it with sudo systemctl start berthd`, err.errno);
+  }
+  return err;
+}
+
+/**
+ * Starts berthd in its own session with its output in <root>/berthd.log. berthd
+ * detaches by itself once its socket is ready, so the first process's exit is the signal.
+ */
+export async function startHelper(paths: HelperPaths): Promise<void> {
+  if (!fs.existsSync(paths.berthd)) {
+    throw new HelperError('connection', `berthd is not running and ${paths.berthd} does not exist: build it with make -C native-helper (or set BERTHD)`);
+  }
+  fs.mkdirSync(paths.root, { recursive: true, mode: 0o711 });
+  fs.mkdirSync(path.dirname(paths.socket), { recursive: true, mode: 0o755 });
+  const logFd = fs.openSync(paths.log, 'a', 0o600);
+  let child;
+  try {
+    child = spawn(paths.berthd, ['--root', paths.root, '--socket', paths.socket], {
+      detached: true,
+      stdio: ['ignore', logFd, logFd],
+    });
+  } finally {
+    fs.closeSync(logFd);
+  }
+  const exited = await new Promise<{ code: number | null; signal: string | null } | 'timeout' | Error>((resolve) => {
+    const timer = setTimeout(() => resolve('timeout'), START_TIMEOUT_MS);
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      resolve(e);
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal });
+    });
+  });
+  child.unref();
+  if (exited instanceof Error) throw new HelperError('connection', `could not start ${paths.berthd}: ${exited.message}`);
+  if (exited === 'timeout' || exited.code !== 0) {
+    const how = exited === 'timeout' ? `did not get ready within ${START_TIMEOUT_MS / 1000} s` : `exited with ${exited.code ?? exited.signal}`;
+    throw new HelperError('connection', `berthd ${how}; last lines of ${paths.log}:\n${tail(paths.log)}`);
+  }
+  // Ready: the socket accepts connections now. Poll briefly in case of a slow rename.
+  for (let i = 0; i < 50 && !fs.existsSync(paths.socket); i++) await new Promise((r) => setTimeout(r, 20));
+}

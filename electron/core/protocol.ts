@@ -1,0 +1,234 @@
+// The berthd wire contract (docs/protocol.md), declared once for every TypeScript caller.
+// Keep in step with docs/protocol.md and native-helper/src/daemon.c.
+
+export const PROTOCOL_VERSION = 1;
+/** Longest request or reply line the helper accepts, newline included. */
+export const MAX_LINE_BYTES = 1024 * 1024;
+/** Longest frame payload in either direction. */
+export const MAX_FRAME_PAYLOAD = 1024 * 1024;
+
+export type ErrorCode =
+  | 'bad_request'
+  | 'too_large'
+  | 'version'
+  | 'unknown_method'
+  | 'not_found'
+  | 'conflict'
+  | 'invalid'
+  | 'limit'
+  | 'denied'
+  | 'internal';
+
+export interface ProtocolError {
+  code: ErrorCode;
+  message: string;
+}
+
+export enum FrameType {
+  Stdin = 0,
+  Stdout = 1,
+  Stderr = 2,
+  Exit = 3,
+  Resize = 4,
+  StdinEof = 5,
+  Log = 6,
+  Error = 7,
+}
+
+export type NamespaceName = 'pid' | 'mount' | 'uts' | 'ipc' | 'net' | 'cgroup' | 'user';
+export const NAMESPACE_NAMES: readonly NamespaceName[] = ['pid', 'mount', 'uts', 'ipc', 'net', 'cgroup', 'user'];
+
+export interface Limits {
+  /** bytes */
+  memory?: number | null;
+  cpus?: number | null;
+  cpuWeight?: number | null;
+  pids?: number | null;
+}
+
+export interface ContainerSpec {
+  image: string;
+  name?: string;
+  cmd?: string[];
+  entrypoint?: string[];
+  env?: string[];
+  workdir?: string;
+  /** "uid[:gid]", numeric */
+  user?: string;
+  hostname?: string;
+  tty?: boolean;
+  stdin?: boolean;
+  autoRemove?: boolean;
+  namespaces?: Partial<Record<NamespaceName, boolean>>;
+  limits?: Limits;
+}
+
+export type ContainerStatus = 'created' | 'running' | 'exited';
+export type ExitReason = 'exited' | 'signaled' | 'oom-killed' | 'stopped' | 'killed' | 'lost';
+
+export interface NamespaceState {
+  isolated: boolean;
+  inode: number;
+  hostInode: number;
+}
+
+export interface TimelineStep {
+  step: string;
+  us: number;
+}
+
+export interface ContainerInfo {
+  id: string;
+  shortId: string;
+  name: string;
+  image: string;
+  imageId: string;
+  command: string[];
+  status: ContainerStatus;
+  created: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  pid: number;
+  monitorPid: number;
+  exitCode: number | null;
+  exitSignal: string | null;
+  exitReason: ExitReason | null;
+  oomKilled: boolean;
+  /** Only in inspect results: the spec as the helper resolved it. */
+  spec?: Record<string, unknown>;
+  rootfs?: { lower: string[]; upper: string; work: string; merged: string };
+  cgroup?: { layout: CgroupLayout; paths: Record<string, string> };
+  namespaces?: Partial<Record<NamespaceName, NamespaceState>>;
+  timeline?: TimelineStep[];
+  startToExitUs?: number | null;
+}
+
+export type CgroupLayout = 'unified' | 'hybrid' | 'legacy';
+
+export interface ImageSummary {
+  id: string;
+  refs: string[];
+  created: string;
+  size: number;
+  layers: number;
+}
+
+export interface ImageLayer {
+  digest: string;
+  diffId: string;
+  size: number;
+  unpackedSize: number;
+}
+
+/** The parts of the OCI image config berth reads and writes. */
+export interface ImageConfig {
+  Cmd?: string[];
+  Entrypoint?: string[];
+  Env?: string[];
+  WorkingDir?: string;
+  User?: string;
+}
+
+export interface ImageDetails {
+  id: string;
+  refs: string[];
+  manifestDigest: string;
+  created: string;
+  size: number;
+  config: Record<string, unknown>;
+  layers: ImageLayer[];
+}
+
+export interface Stats {
+  id: string;
+  time: string;
+  memory: { usage: number; limit: number | null };
+  cpu: { usageNs: number; quotaCpus: number | null };
+  pids: { current: number; limit: number | null };
+  oomKills: number;
+}
+
+export interface TopProcess {
+  pid: number;
+  ppid: number;
+  /** [host, …, innermost] */
+  nspid: number[];
+  state: string;
+  name: string;
+  cmdline: string[];
+  rssBytes: number;
+  uid: number;
+}
+
+/** Payload of an EXIT frame. */
+export interface ExitInfo {
+  exitCode: number | null;
+  signal: string | null;
+  reason: ExitReason | string;
+  oomKilled: boolean;
+}
+
+export interface HelloResult {
+  protocol: number;
+  version: string;
+  pid: number;
+  root: string;
+  cgroup: { layout: CgroupLayout; parent: string };
+}
+
+export interface StreamMarker {
+  stream: true;
+}
+
+export interface ExecParams {
+  ref: string;
+  cmd: string[];
+  env?: string[];
+  workdir?: string;
+  user?: string;
+  tty?: boolean;
+  stdin?: boolean;
+}
+
+/** Every method: its params and its result. */
+export interface HelperMethods {
+  hello: { params: Record<string, never>; result: HelloResult };
+  'image.list': { params: Record<string, never>; result: { images: ImageSummary[] } };
+  'image.inspect': { params: { ref: string }; result: ImageDetails };
+  'image.import': { params: { path: string; format: 'rootfs'; ref: string; config?: ImageConfig }; result: ImageSummary };
+  'image.remove': { params: { ref: string; force?: boolean }; result: { removed: string[] } };
+  'container.create': { params: ContainerSpec; result: ContainerInfo };
+  'container.start': { params: { ref: string; attach?: boolean }; result: ContainerInfo & Partial<StreamMarker> };
+  'container.run': { params: ContainerSpec & { attach?: boolean }; result: ContainerInfo & Partial<StreamMarker> };
+  'container.stop': { params: { ref: string; timeout?: number }; result: ContainerInfo };
+  'container.kill': { params: { ref: string; signal?: string | number }; result: ContainerInfo };
+  'container.remove': { params: { ref: string; force?: boolean }; result: { id: string } };
+  'container.list': { params: { all?: boolean }; result: { containers: ContainerInfo[] } };
+  'container.inspect': { params: { ref: string }; result: ContainerInfo };
+  'container.wait': { params: { ref: string }; result: ContainerInfo };
+  'container.exec': { params: ExecParams; result: StreamMarker & { pid: number } };
+  'container.logs': { params: { ref: string; follow?: boolean; tail?: number }; result: StreamMarker };
+  'container.stats': { params: { ref: string }; result: Stats };
+  'container.top': { params: { ref: string }; result: { processes: TopProcess[] } };
+}
+
+export type MethodName = keyof HelperMethods;
+export type ParamsOf<M extends MethodName> = HelperMethods[M]['params'];
+export type ResultOf<M extends MethodName> = HelperMethods[M]['result'];
+
+/** Methods whose reply may upgrade the connection to frames. */
+export type StreamMethod = 'container.start' | 'container.run' | 'container.exec' | 'container.logs';
+
+export interface Request<M extends MethodName = MethodName> {
+  v: number;
+  id: number | string;
+  method: M;
+  params?: ParamsOf<M>;
+}
+
+export type Reply =
+  | { v: number; id: number | string | null; ok: true; result: unknown }
+  | { v: number; id: number | string | null; ok: false; error: ProtocolError };
+
+/** The params argument of a call: optional when the method needs none. */
+export type ParamsArg<M extends MethodName> = {} extends ParamsOf<M> ? [params?: ParamsOf<M>] : [params: ParamsOf<M>];
