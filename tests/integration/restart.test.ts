@@ -1,0 +1,114 @@
+// A killed and restarted helper re-adopts its containers: running ones keep
+// running and stay controllable, ones that exited meanwhile get their real
+// exit status (the monitor wrote exit.json while the helper was down).
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+
+import {
+  berthOk,
+  helperPid,
+  inspect,
+  listContainers,
+  processAlive,
+  readIfExists,
+  removeTracked,
+  runDetached,
+  sleep,
+  stateDir,
+  testEnv,
+  waitExited,
+  waitUntil,
+} from './support/berth';
+import { startHelper } from './support/helper-process';
+
+let restarts = 0;
+
+/** Starts a new helper on the same store and socket; it outlives this worker. */
+async function restartHelper(): Promise<number> {
+  const e = testEnv();
+  restarts += 1;
+  const h = await startHelper({
+    binary: e.berthd,
+    root: e.root,
+    socket: e.socket,
+    logPath: path.join(e.tmp, `berthd-restart-${process.pid}-${restarts}.log`),
+    cgroupProcs: e.cgroupProcs,
+    detached: true,
+  });
+  fs.writeFileSync(e.helperPidFile, String(h.pid));
+  return h.pid;
+}
+
+/** SIGKILL to the helper this run started (that PID only), recorded for the teardown. */
+async function killHelper(): Promise<number> {
+  const e = testEnv();
+  const pid = helperPid();
+  fs.appendFileSync(path.join(e.tmp, 'killed-by-test'), `${pid}\n`);
+  process.kill(pid, 'SIGKILL');
+  expect(await waitUntil(() => !processAlive(pid), 5000)).toBe(true);
+  return pid;
+}
+
+describe('helper restart', () => {
+  afterEach(removeTracked);
+  // Whatever happened, leave a serving helper for the teardown.
+  afterAll(async () => {
+    if (!processAlive(helperPid())) await restartHelper();
+  });
+
+  it('re-adopts a running container and records the exit of one that ended while it was down', async () => {
+    const keep = await runDetached(['busybox', 'sh', '-c', 'echo before; trap "echo bye; exit 0" TERM; while :; do sleep 0.1; done']);
+    const quick = await runDetached(['busybox', 'sh', '-c', 'sleep 1.5; echo quick-out; exit 5']);
+    const keepBefore = await inspect(keep);
+    expect(keepBefore.status).toBe('running');
+    const quickDir = stateDir((await inspect(quick)).id);
+
+    const oldPid = await killHelper();
+    // The containers do not depend on the helper process.
+    expect(processAlive(keepBefore.pid)).toBe(true);
+    expect(processAlive(keepBefore.monitorPid)).toBe(true);
+    // quick exits while nobody serves; its monitor records the status.
+    expect(await waitUntil(() => fs.existsSync(path.join(quickDir, 'exit.json')), 10000)).toBe(true);
+    const exitJson = JSON.parse(readIfExists(path.join(quickDir, 'exit.json')) ?? '{}') as { exitCode?: number };
+    expect(exitJson.exitCode).toBe(5);
+
+    const newPid = await restartHelper();
+    expect(newPid).not.toBe(oldPid);
+
+    const running = await listContainers(false);
+    const k = running.find((c) => c.id.startsWith(keep));
+    expect(k?.status).toBe('running');
+    expect(k?.pid).toBe(keepBefore.pid);
+    expect(k?.monitorPid).toBe(keepBefore.monitorPid);
+    expect(running.some((c) => c.id.startsWith(quick))).toBe(false);
+
+    const q = await inspect(quick);
+    expect(q.status).toBe('exited');
+    expect(q.exitCode).toBe(5);
+    expect(q.exitReason).toBe('exited');
+    expect((await berthOk(['logs', quick])).stdout).toBe('quick-out\n');
+
+    // The re-adopted container is fully controllable: exec, logs, stop.
+    expect((await berthOk(['exec', keep, 'echo', 'still-here'])).stdout).toBe('still-here\n');
+    await berthOk(['stop', '-t', '5', keep]);
+    const stopped = await waitExited(keep);
+    expect(stopped.exitCode).toBe(0);
+    expect(stopped.exitReason).toBe('stopped');
+    expect((await berthOk(['logs', keep])).stdout).toBe('before\nbye\n');
+  });
+
+  it('a container that is killed from outside while the helper is down is reported with its signal', async () => {
+    const id = await runDetached(['busybox', 'sleep', '60']);
+    const info = await inspect(id);
+    await killHelper();
+    // Only the container's init, which this test started through berth.
+    process.kill(info.pid, 'SIGKILL');
+    await sleep(500);
+    await restartHelper();
+    const after = await waitExited(id, 10000);
+    expect(after.exitCode).toBe(137);
+    expect(after.exitSignal).toBe('SIGKILL');
+    expect(['signaled', 'killed']).toContain(after.exitReason);
+  });
+});
