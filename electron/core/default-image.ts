@@ -28,7 +28,7 @@ export async function ensureDefaultImage(client: HelperClient): Promise<ImageSum
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-busybox-'));
   try {
     const tarball = buildBusyboxRootfs(tmp);
-    return await client.call('image.import', {
+    return await client.work('image.import', {
       path: tarball,
       format: 'rootfs',
       ref: DEFAULT_IMAGE,

@@ -15,6 +15,8 @@ import {
   type ProtocolError,
   type ResultOf,
   type StreamMethod,
+  type WorkerMethod,
+  type WorkerMethods,
 } from './protocol';
 
 /** Replies can be larger than requests (a long container list); still bounded. */
@@ -167,6 +169,19 @@ export class HelperClient {
     return HelperStream.open(this.socketPath, method, params);
   }
 
+  /**
+   * Runs a worker method (docs/protocol.md, "Worker streams") to its RESULT, passing each
+   * PROGRESS event on. Aborting the signal closes the connection, which cancels the work.
+   */
+  async work<M extends WorkerMethod>(
+    method: M,
+    params: ParamsOf<M>,
+    opts: { onProgress?: (ev: WorkerMethods[M]) => void; signal?: AbortSignal } = {},
+  ): Promise<ResultOf<M>> {
+    const s = await this.stream(method, params);
+    return s.finish(opts);
+  }
+
   /** Lets the process exit while this connection is idle. */
   unref(): void {
     this.sock.unref();
@@ -209,7 +224,11 @@ export interface StreamEvents {
   /** One or more whole container log lines (docs/protocol.md, "The container log"). */
   log: [data: Buffer];
   exit: [info: ExitInfo];
-  /** The stream ended normally: after EXIT, or when a finite log has been sent. */
+  /** worker streams: one progress event */
+  progress: [event: unknown];
+  /** worker streams: the result, the last frame */
+  result: [result: unknown];
+  /** The stream ended normally: after EXIT or RESULT, or when a finite log has been sent. */
   end: [];
   error: [err: HelperError];
   /** The socket can take more stdin after writeStdin returned false. */
@@ -223,8 +242,6 @@ export class HelperStream<M extends StreamMethod = StreamMethod> extends EventEm
   private readonly decoder = new FrameDecoder();
   private finished = false;
   private userPaused = false;
-  /** berthd no longer reads (EPIPE): input is dropped, output is still read to the end. */
-  private writeClosed = false;
 
   private constructor(
     private readonly sock: net.Socket,
@@ -233,23 +250,13 @@ export class HelperStream<M extends StreamMethod = StreamMethod> extends EventEm
     private readonly endsOnClose: boolean,
   ) {
     super();
-    // berthd closes the connection right after the EXIT frame, so stdin or a resize
-    // sent at that moment fails with EPIPE. Node destroys a socket on a write error and
-    // would drop the output and EXIT frame still waiting to be read; keep it readable.
-    const internals = sock as unknown as { _writableState?: { autoDestroy: boolean }; _readableState?: { autoDestroy: boolean; errored: Error | null } };
-    if (internals._writableState) internals._writableState.autoDestroy = false;
-    if (internals._readableState) internals._readableState.autoDestroy = false;
+    // After its last frame (EXIT, ERROR, RESULT) berthd shuts down its sending side and
+    // reads on until we close, so stdin or a resize sent at that moment is not lost in a
+    // reset; 'end' arrives once every frame has been read.
     sock.on('end', () => sock.destroy());
     sock.on('drain', () => this.emit('drain'));
     sock.on('error', (e: NodeJS.ErrnoException) => {
-      if (e.syscall === 'write' && (e.code === 'EPIPE' || e.code === 'ECONNRESET') && internals._readableState) {
-        // Only the sending side is gone: mark the reading side healthy again and go on reading.
-        this.writeClosed = true;
-        internals._readableState.errored = null;
-        if (!this.userPaused) sock.resume();
-        sock.read(0);
-        return;
-      }
+      if (this.finished) return;
       this.fail(new HelperError('connection', `stream connection to berthd lost: ${e.code ?? e.message}`, e.code));
     });
     sock.on('close', () => {
@@ -321,18 +328,18 @@ export class HelperStream<M extends StreamMethod = StreamMethod> extends EventEm
 
   /** Queues bytes for the process's stdin; false when the caller should wait for 'drain'. */
   writeStdin(data: Uint8Array): boolean {
-    if (this.finished || this.writeClosed) return true;
+    if (this.finished) return true;
     let ok = true;
     for (const f of encodeStdin(data)) ok = this.sock.write(f);
     return ok;
   }
 
   closeStdin(): void {
-    if (!this.finished && !this.writeClosed) this.sock.write(encodeFrame(FrameType.StdinEof));
+    if (!this.finished) this.sock.write(encodeFrame(FrameType.StdinEof));
   }
 
   resize(rows: number, cols: number): void {
-    if (!this.finished && !this.writeClosed) this.sock.write(encodeResize(rows, cols));
+    if (!this.finished) this.sock.write(encodeResize(rows, cols));
   }
 
   /** Stops reading frames (backpressure towards berthd); resume() goes on. */
@@ -348,6 +355,32 @@ export class HelperStream<M extends StreamMethod = StreamMethod> extends EventEm
 
   get ended(): boolean {
     return this.finished;
+  }
+
+  /** Worker streams: resolves with the RESULT, rejects on ERROR, a lost connection or abort. */
+  finish(opts: { onProgress?: (ev: never) => void; signal?: AbortSignal } = {}): Promise<ResultOf<M>> {
+    return new Promise<ResultOf<M>>((resolve, reject) => {
+      const onAbort = (): void => {
+        this.close();
+        reject(new HelperError('connection', 'cancelled'));
+      };
+      if (opts.signal?.aborted) return onAbort();
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      const done = (): void => opts.signal?.removeEventListener('abort', onAbort);
+      if (opts.onProgress) this.on('progress', opts.onProgress as (ev: unknown) => void);
+      this.once('result', (r) => {
+        done();
+        resolve(r as ResultOf<M>);
+      });
+      this.once('error', (e) => {
+        done();
+        reject(e);
+      });
+      this.once('close', () => {
+        done();
+        if (!this.finished) reject(new HelperError('connection', 'berthd closed the stream before its end'));
+      });
+    });
   }
 
   close(): void {
@@ -380,6 +413,19 @@ export class HelperStream<M extends StreamMethod = StreamMethod> extends EventEm
           const info = parseJsonPayload<ExitInfo>(f.payload);
           this.finished = true;
           this.emit('exit', info ?? { exitCode: null, signal: null, reason: 'unknown', oomKilled: false });
+          this.emit('end');
+          this.sock.end();
+          return;
+        }
+        case FrameType.Progress: {
+          const ev = parseJsonPayload<unknown>(f.payload);
+          if (ev !== null) this.emit('progress', ev);
+          break;
+        }
+        case FrameType.Result: {
+          const r = parseJsonPayload<unknown>(f.payload);
+          this.finished = true;
+          this.emit('result', r ?? {});
           this.emit('end');
           this.sock.end();
           return;

@@ -33,6 +33,10 @@ export enum FrameType {
   StdinEof = 5,
   Log = 6,
   Error = 7,
+  /** worker streams: a JSON progress event */
+  Progress = 8,
+  /** worker streams: the JSON result, the last frame */
+  Result = 9,
 }
 
 export type NamespaceName = 'pid' | 'mount' | 'uts' | 'ipc' | 'net' | 'cgroup' | 'user';
@@ -216,8 +220,28 @@ export type MethodName = keyof HelperMethods;
 export type ParamsOf<M extends MethodName> = HelperMethods[M]['params'];
 export type ResultOf<M extends MethodName> = HelperMethods[M]['result'];
 
+/**
+ * Long operations run in a worker of berthd's that owns the connection (docs/protocol.md,
+ * "Worker streams"): PROGRESS frames while it works, then one RESULT (the method's result)
+ * or one ERROR. Each entry names its progress event type.
+ */
+export interface WorkerMethods {
+  'image.import': WorkerProgress;
+}
+export type WorkerMethod = keyof WorkerMethods & MethodName;
+
+/** A progress event of a worker stream; `phase` says what is happening. */
+export interface WorkerProgress {
+  phase: string;
+  /** what the event is about: a layer digest, a path */
+  item?: string;
+  done?: number;
+  total?: number;
+  message?: string;
+}
+
 /** Methods whose reply may upgrade the connection to frames. */
-export type StreamMethod = 'container.start' | 'container.run' | 'container.exec' | 'container.logs';
+export type StreamMethod = 'container.start' | 'container.run' | 'container.exec' | 'container.logs' | WorkerMethod;
 
 export interface Request<M extends MethodName = MethodName> {
   v: number;

@@ -15,6 +15,7 @@
 #include "runtime.h"
 #include "server.h"
 #include "util.h"
+#include "worker.h"
 
 struct daemon {
   const struct daemon_opts *opts;
@@ -126,21 +127,45 @@ static enum outcome m_image_inspect(struct call *c, json_object **result, berr_t
   return image_inspect(c->d->opts->root, ref, result, err) < 0 ? FAIL : REPLY;
 }
 
+/* What a worker gets: the daemon (a copy, read-only in the child) and the
+ * request's params. */
+struct work {
+  struct daemon *d;
+  json_object *params;
+};
+
+/* Hands the request to a forked worker (worker.h) running fn. */
+static enum outcome spawn_worker(struct call *c, worker_fn fn, berr_t *err) {
+  static struct work w; /* read in the child only, right after the fork */
+  w.d = c->d;
+  w.params = c->params;
+  return worker_spawn(c->conn, c->id, fn, &w, err) < 0 ? FAIL : DONE;
+}
+
+static int w_image_import(struct worker *wk, void *arg, json_object **result, berr_t *err) {
+  (void)wk;
+  struct work *w = arg;
+  const char *path, *ref;
+  json_object *config;
+  if (param_string(w->params, "path", true, &path, err) < 0 ||
+      param_string(w->params, "ref", true, &ref, err) < 0 ||
+      param_object(w->params, "config", &config, err) < 0)
+    return -1;
+  return image_import_rootfs(w->d->opts->root, path, ref, config, result, err);
+}
+
 static enum outcome m_image_import(struct call *c, json_object **result, berr_t *err) {
   static const char *const keys[] = {"path", "format", "ref", "config", NULL};
-  const char *path, *format, *ref;
-  json_object *config;
+  const char *format;
+  (void)result;
   if (check_keys(c, "image.import", keys, err) == FAIL ||
-      param_string(c->params, "path", true, &path, err) < 0 ||
-      param_string(c->params, "format", false, &format, err) < 0 ||
-      param_string(c->params, "ref", true, &ref, err) < 0 ||
-      param_object(c->params, "config", &config, err) < 0)
+      param_string(c->params, "format", false, &format, err) < 0)
     return FAIL;
   if (format && strcmp(format, "rootfs")) {
     berr_set(err, BERR_INVALID, "image.import knows the format \"rootfs\" only, not \"%.32s\"", format);
     return FAIL;
   }
-  return image_import_rootfs(c->d->opts->root, path, ref, config, result, err) < 0 ? FAIL : REPLY;
+  return spawn_worker(c, w_image_import, err);
 }
 
 static enum outcome m_image_remove(struct call *c, json_object **result, berr_t *err) {

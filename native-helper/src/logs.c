@@ -234,6 +234,7 @@ fail: {
   snprintf(msg, sizeof msg, "%s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
   json_object_put(o);
   (void)frame_write(s->client, FRAME_ERROR, msg, strlen(msg), 5000, &err);
+  stream_linger(s->client, 1000);
   _exit(1);
 }
 }

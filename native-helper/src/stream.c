@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -162,6 +164,32 @@ int frame_write(int fd, uint8_t type, const void *data, size_t n, int timeout_ms
     r = outq_flush_wait(&q, fd, timeout_ms, err);
   outq_free(&q);
   return r;
+}
+
+void stream_linger(int fd, int timeout_ms) {
+  if (fd < 0 || shutdown(fd, SHUT_WR) < 0)
+    return;
+  struct timespec t0;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  char buf[4096];
+  for (;;) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long left = timeout_ms - ((now.tv_sec - t0.tv_sec) * 1000 + (now.tv_nsec - t0.tv_nsec) / 1000000);
+    if (left <= 0)
+      return;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int n = poll(&p, 1, (int)left);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return;
+    ssize_t r = read(fd, buf, sizeof buf);
+    if (r < 0 && (errno == EINTR || errno == EAGAIN))
+      continue;
+    if (r <= 0)
+      return;
+  }
 }
 
 /* ---- EXIT payload --------------------------------------------------------------- */
@@ -435,8 +463,10 @@ void relay_finish(struct relay *r, const char *exit_json) {
   }
   if (r->client >= 0 && outq_frame(&r->to_client, FRAME_EXIT, exit_json, strlen(exit_json), &e) == 0)
     (void)outq_flush_wait(&r->to_client, r->client, 5000, &e);
-  if (r->client >= 0)
+  if (r->client >= 0) {
+    stream_linger(r->client, 1000);
     close(r->client);
+  }
   r->client = -1;
   for (int i = 0; i < 2; i++)
     if (r->out_fd[i] >= 0)

@@ -21,6 +21,8 @@ enum frame_type {
   FRAME_STDIN_EOF = 5,
   FRAME_LOG = 6,
   FRAME_ERROR = 7,
+  FRAME_PROGRESS = 8, /* worker streams: JSON progress event */
+  FRAME_RESULT = 9,   /* worker streams: JSON result, the last frame */
 };
 #define FRAME_HDR_LEN 5
 #define FRAME_MAX_PAYLOAD (1u << 20)
@@ -63,6 +65,12 @@ void outq_free(struct outq *q);
 
 /* One frame, written fully (polls on a non-blocking fd, at most timeout_ms). */
 int frame_write(int fd, uint8_t type, const void *data, size_t n, int timeout_ms, berr_t *err);
+
+/* After the last frame: shuts down our sending side and reads (discarding)
+ * until the client closes, at most timeout_ms. Closing with unread input
+ * would make the kernel reset the connection, and the client could lose the
+ * last frame. */
+void stream_linger(int fd, int timeout_ms);
 
 /* The relay between a container process's stdio and an attached client. */
 struct relay {

@@ -496,7 +496,7 @@ async function cmdInspect(cmd: Extract<Command, { verb: 'inspect' }>): Promise<n
 
 async function cmdImport(cmd: Extract<Command, { verb: 'import' }>): Promise<number> {
   const c = await helper();
-  const img = await c.call('image.import', {
+  const img = await c.work('image.import', {
     path: cmd.file,
     format: 'rootfs',
     ref: cmd.ref,

@@ -1,0 +1,124 @@
+#include "worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "protocol.h"
+#include "server.h"
+
+/* Frames to a client that has stopped reading give up after this long. */
+#define WORKER_WRITE_MS 30000
+
+static int send_json_frame(int fd, uint8_t type, json_object *o, berr_t *err) {
+  const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
+  return frame_write(fd, type, s, strlen(s), WORKER_WRITE_MS, err);
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      return -1;
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+static void child(int fd, json_object *id, worker_fn fn, void *arg) {
+  /* back to a plain process: signals as usual (SIGPIPE stays ignored so a
+   * gone client is an EPIPE), a blocking socket */
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGINT, SIG_DFL);
+  signal(SIGHUP, SIG_DFL);
+  int fl = fcntl(fd, F_GETFL);
+  if (fl >= 0)
+    (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+
+  json_object *res = json_object_new_object();
+  json_object_object_add(res, "stream", json_object_new_boolean(true));
+  json_object *reply = proto_reply_ok(id, res);
+  size_t len;
+  char *line = proto_reply_line(reply, &len);
+  json_object_put(reply);
+  if (!line || write_all(fd, line, len) < 0)
+    _exit(1);
+  free(line);
+
+  struct worker w = {.fd = fd};
+  frame_reader_init(&w.rd);
+  json_object *result = NULL;
+  berr_t err;
+  berr_clear(&err);
+  int rc = fn(&w, arg, &result, &err);
+  berr_t werr;
+  if (rc == 0) {
+    if (!result)
+      result = json_object_new_object();
+    rc = send_json_frame(fd, FRAME_RESULT, result, &werr);
+  } else {
+    json_object *o = json_object_new_object();
+    json_object_object_add(o, "code", json_object_new_string(berr_kind_name(err.kind)));
+    json_object_object_add(o, "message", json_object_new_string(err.msg));
+    (void)send_json_frame(fd, FRAME_ERROR, o, &werr);
+    json_object_put(o);
+    berthd_log("worker %d: %s", (int)getpid(), err.msg);
+  }
+  json_object_put(result);
+  frame_reader_free(&w.rd);
+  stream_linger(fd, 2000);
+  _exit(rc == 0 ? 0 : 1);
+}
+
+int worker_spawn(struct conn *c, json_object *id, worker_fn fn, void *arg, berr_t *err) {
+  pid_t pid = fork();
+  if (pid < 0)
+    return berr_sys(err, errno, "fork a worker");
+  if (pid == 0) {
+    /* keep the connection as fd 3 and nothing else of the daemon's: another
+     * client's connection held open here would never see its EOF */
+    int fd = conn_fd(c);
+    if (fd != 3 && dup2(fd, 3) < 0)
+      _exit(1);
+    if (close_range(4, ~0U, 0) < 0)
+      _exit(1);
+    (void)fcntl(3, F_SETFD, FD_CLOEXEC);
+    child(3, id, fn, arg);
+  }
+  conn_release(c);
+  return 0;
+}
+
+int worker_progress(struct worker *w, json_object *ev, berr_t *err) {
+  int r = send_json_frame(w->fd, FRAME_PROGRESS, ev, err);
+  json_object_put(ev);
+  return r < 0 ? berr_wrap(err, "the client went away") : 0;
+}
+
+int worker_read(struct worker *w, uint8_t *type, const uint8_t **payload, uint32_t *len,
+                int timeout_ms, berr_t *err) {
+  for (;;) {
+    struct pollfd p = {.fd = w->fd, .events = POLLIN};
+    int n = poll(&p, 1, timeout_ms);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return berr_sys(err, errno, "poll the client connection");
+    if (n == 0)
+      return berr_set(err, BERR_INVALID, "the client sent nothing for %d ms", timeout_ms);
+    int r = frame_read(&w->rd, w->fd, type, payload, len, err);
+    if (r != FRAME_AGAIN)
+      return r;
+  }
+}
