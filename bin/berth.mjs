@@ -8,4 +8,9 @@ if (!fs.existsSync(bundle)) {
   process.exit(125);
 }
 const { main } = await import(bundle.href);
-process.exit(await main(process.argv.slice(2)));
+const status = await main(process.argv.slice(2));
+// Exit only once everything written has reached stdout and stderr: a pipe that
+// is slow to read must still get the whole output.
+const flushed = (stream) => new Promise((resolve) => (stream.writableLength === 0 ? resolve() : stream.write('', resolve)));
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+process.exit(status);

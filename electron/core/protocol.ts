@@ -192,6 +192,15 @@ export interface ExecParams {
   user?: string;
   tty?: boolean;
   stdin?: boolean;
+  /** the PTY's first size (with tty); RESIZE frames change it later */
+  rows?: number;
+  cols?: number;
+}
+
+/** The first size of a container's PTY, given when starting it attached. */
+export interface TerminalSize {
+  rows?: number;
+  cols?: number;
 }
 
 /** Every method: its params and its result. */
@@ -202,8 +211,8 @@ export interface HelperMethods {
   'image.import': { params: { path: string; format: 'rootfs'; ref: string; config?: ImageConfig }; result: ImageSummary };
   'image.remove': { params: { ref: string; force?: boolean }; result: { removed: string[] } };
   'container.create': { params: ContainerSpec; result: ContainerInfo };
-  'container.start': { params: { ref: string; attach?: boolean }; result: ContainerInfo & Partial<StreamMarker> };
-  'container.run': { params: ContainerSpec & { attach?: boolean }; result: ContainerInfo & Partial<StreamMarker> };
+  'container.start': { params: { ref: string; attach?: boolean } & TerminalSize; result: ContainerInfo & Partial<StreamMarker> };
+  'container.run': { params: ContainerSpec & { attach?: boolean } & TerminalSize; result: ContainerInfo & Partial<StreamMarker> };
   'container.stop': { params: { ref: string; timeout?: number }; result: ContainerInfo };
   'container.kill': { params: { ref: string; signal?: string | number }; result: ContainerInfo };
   'container.remove': { params: { ref: string; force?: boolean }; result: { id: string } };

@@ -749,7 +749,7 @@ static const char *const create_keys[] = {"image", "name", "cmd", "entrypoint", 
                                           "namespaces", "limits", NULL};
 static const char *const run_keys[] = {"image", "name", "cmd", "entrypoint", "env", "workdir",
                                        "user", "hostname", "tty", "stdin", "autoRemove",
-                                       "namespaces", "limits", "attach", NULL};
+                                       "namespaces", "limits", "attach", "rows", "cols", NULL};
 static const char *const request_limit_keys[] = {"memory", "cpus", "cpuWeight", "pids", NULL};
 
 /* Checks a request field that must be an array of clean strings, if given. */
@@ -996,7 +996,8 @@ static int reset_for_restart(struct container *c, berr_t *err) {
   return 0;
 }
 
-int ctr_start(struct ctr_store *st, struct container *c, int attach_fd, int *ctl_fd, berr_t *err) {
+int ctr_start(struct ctr_store *st, struct container *c, int attach_fd,
+              const struct term_size *term, int *ctl_fd, berr_t *err) {
   *ctl_fd = -1;
   if (c->status == ST_RUNNING)
     return berr_set(err, BERR_CONFLICT, "container %s is already running", c->spec.name);
@@ -1012,6 +1013,8 @@ int ctr_start(struct ctr_store *st, struct container *c, int attach_fd, int *ctl
     return -1;
   struct runtime_opts opts = {
       .cg_env = st->cg_env, .log_max_bytes = st->log_max_bytes, .attach_fd = attach_fd};
+  if (term)
+    opts.term = *term;
   struct start_result res;
   memset(&res, 0, sizeof res);
   if (runtime_start(&c->spec, c->dir, &opts, &res, ctl_fd, err) < 0) {
@@ -1289,7 +1292,8 @@ int ctr_top(struct ctr_store *st, struct container *c, json_object **out, berr_t
   return procs_list(&c->cg, out, err);
 }
 
-static const char *const exec_keys[] = {"ref", "cmd", "env", "workdir", "user", "tty", "stdin", NULL};
+static const char *const exec_keys[] = {"ref", "cmd", "env", "workdir", "user", "tty", "stdin",
+                                        "rows", "cols", NULL};
 
 int ctr_exec(struct ctr_store *st, struct container *c, json_object *params, int client_fd,
              pid_t *pid, int *ctl_fd, berr_t *err) {
@@ -1309,7 +1313,8 @@ int ctr_exec(struct ctr_store *st, struct container *c, json_object *params, int
       param_string(params, "workdir", false, &workdir, err) < 0 ||
       param_string(params, "user", false, &user, err) < 0 ||
       param_bool(params, "tty", false, &ex.tty, err) < 0 ||
-      param_bool(params, "stdin", false, &ex.open_stdin, err) < 0)
+      param_bool(params, "stdin", false, &ex.open_stdin, err) < 0 ||
+      term_size_param(params, &ex.term, err) < 0)
     goto out;
   if (!ex.argv || !ex.argv[0] || !ex.argv[0][0]) {
     berr_set(err, BERR_INVALID, "`cmd` must be a non-empty array of strings");

@@ -11,6 +11,7 @@
 
 #include "cgroup.h"
 #include "error.h"
+#include "pty.h"
 #include "server.h"
 
 struct ctr_store;
@@ -39,7 +40,8 @@ int ctr_create(struct ctr_store *st, json_object *params, bool with_attach, stru
                berr_t *err);
 /* Starts the monitor; attach_fd >= 0 hands that client connection to it.
  * *ctl_fd must go to runtime_release once the reply is written. */
-int ctr_start(struct ctr_store *st, struct container *c, int attach_fd, int *ctl_fd, berr_t *err);
+int ctr_start(struct ctr_store *st, struct container *c, int attach_fd,
+              const struct term_size *term, int *ctl_fd, berr_t *err);
 /* SIGTERM now, SIGKILL after timeout_ms. The caller parks its reply with ctr_on_exit. */
 int ctr_stop(struct ctr_store *st, struct container *c, int64_t timeout_ms, berr_t *err);
 int ctr_kill(struct ctr_store *st, struct container *c, int sig, berr_t *err);

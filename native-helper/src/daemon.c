@@ -192,7 +192,10 @@ static enum outcome m_create(struct call *c, json_object **result, berr_t *err) 
 static enum outcome start(struct call *c, struct container *ctr, bool attach, bool remove_on_fail,
                           json_object **result, berr_t *err) {
   int ctl = -1;
-  if (ctr_start(c->d->store, ctr, attach ? conn_fd(c->conn) : -1, &ctl, err) < 0) {
+  struct term_size term;
+  if (term_size_param(c->params, &term, err) < 0)
+    return FAIL;
+  if (ctr_start(c->d->store, ctr, attach ? conn_fd(c->conn) : -1, &term, &ctl, err) < 0) {
     if (remove_on_fail) {
       berr_t e2;
       if (ctr_remove(c->d->store, ctr, true, &e2) < 0)
@@ -209,7 +212,7 @@ static enum outcome start(struct call *c, struct container *ctr, bool attach, bo
 }
 
 static enum outcome m_start(struct call *c, json_object **result, berr_t *err) {
-  static const char *const keys[] = {"ref", "attach", NULL};
+  static const char *const keys[] = {"ref", "attach", "rows", "cols", NULL};
   struct container *ctr;
   bool attach;
   if (check_keys(c, "container.start", keys, err) == FAIL ||

@@ -61,6 +61,14 @@ static _Noreturn void session_main(struct session *s) {
   /* the cgroup first: once in the container's cgroup namespace, its files are out of reach */
   if (cgroup_add_pid(s->cg, getpid(), &err) < 0)
     session_fail(s, &err);
+  /* the user namespace (joined last) is for the exec'd process only: this
+   * session stays host root to relay */
+  int userns_fd = -1;
+  if (nns > 0 && order[nns - 1] == NS_USER) {
+    userns_fd = fds[NS_USER];
+    fds[NS_USER] = -1;
+    nns--;
+  }
   if (ns_join_all(fds, order, nns, &err) < 0)
     session_fail(s, &err);
 
@@ -70,7 +78,7 @@ static _Noreturn void session_main(struct session *s) {
   if (ex->tty) {
     int master, slave;
     char slave_path[64];
-    if (pty_open(&master, &slave, slave_path, sizeof slave_path, &err) < 0)
+    if (pty_open(&master, &slave, slave_path, sizeof slave_path, &ex->term, &err) < 0)
       session_fail(s, &err);
     child_io[0] = child_io[1] = child_io[2] = slave;
     r.tty = true;
@@ -113,6 +121,8 @@ static _Noreturn void session_main(struct session *s) {
       berr_sys(&err, errno, "chroot into the container's root");
       proc_fail(sync[1], "rootfs", &err);
     }
+    if (userns_fd >= 0 && proc_join_userns(userns_fd, &err) < 0)
+      proc_fail(sync[1], "user namespace", &err);
     if (proc_stdio(child_io, ex->tty, &err) < 0)
       proc_fail(sync[1], "stdio", &err);
     struct proc_final f = {.argv = ex->argv, .env = ex->env,
@@ -123,6 +133,8 @@ static _Noreturn void session_main(struct session *s) {
   close(sync[1]);
   if (root_fd >= 0)
     close(root_fd);
+  if (userns_fd >= 0)
+    close(userns_fd);
   for (int i = 0; i < 3; i++)
     if (child_io[i] > 2 && (i == 0 || child_io[i] != child_io[i - 1]))
       close(child_io[i]);

@@ -120,6 +120,16 @@ _Noreturn void proc_exec(struct proc_final *f) {
   proc_fail(f->sync_fd, "exec", &err);
 }
 
+int proc_join_userns(int userns_fd, berr_t *err) {
+  if (setns(userns_fd, CLONE_NEWUSER) < 0)
+    return berr_sys(err, errno, "setns user namespace");
+  close(userns_fd);
+  /* host root is unmapped inside: become the namespace's root (host uid 100000) */
+  if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+    return berr_sys(err, errno, "become root in the user namespace");
+  return 0;
+}
+
 static int loopback_up(berr_t *err) {
   int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (s < 0)
@@ -154,22 +164,13 @@ _Noreturn void init_main(const struct init_args *a) {
   berr_t err;
   berr_clear(&err);
   proc_reset_signals();
-  /* in a user namespace nothing works before the id maps are written */
-  if (s->ns[NS_USER]) {
-    wait_go(a->sync_fd);
-    /* we are still host root (unmapped inside): become the namespace's root,
-     * host uid 100000, so what the overlay and the mounts create is ours */
-    if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0) {
-      berr_sys(&err, errno, "become root in the user namespace");
-      proc_fail(a->sync_fd, "user namespace", &err);
-    }
-  }
   if (s->ns[NS_UTS] && s->hostname[0] && sethostname(s->hostname, strlen(s->hostname)) < 0) {
     berr_sys(&err, errno, "sethostname `%s`", s->hostname);
     proc_fail(a->sync_fd, "hostname", &err);
   }
   struct rootfs_cfg rc = {
-      .spec = s, .upper = a->upper, .work = a->work, .merged = a->merged, .console = a->console};
+      .spec = s, .upper = a->upper, .work = a->work, .merged = a->merged, .console = a->console,
+      .userns_fd = a->userns_fd};
   struct proc_final f = {.argv = s->argv, .env = s->env, .workdir = s->workdir ? s->workdir : "/",
                          .uid = s->uid, .gid = s->gid, .in_userns = s->ns[NS_USER],
                          .sync_fd = a->sync_fd};
@@ -187,14 +188,15 @@ _Noreturn void init_main(const struct init_args *a) {
   f.times.pivot_root_us = t2 - t1;
   /* the monitor moved us into the cgroup meanwhile; wait for that before the
    * cgroup namespace is made, so its root is the container's cgroup */
-  if (!s->ns[NS_USER])
-    wait_go(a->sync_fd);
+  wait_go(a->sync_fd);
   if (s->ns[NS_CGROUP] && unshare(CLONE_NEWCGROUP) < 0) {
     berr_sys(&err, errno, "unshare cgroup namespace");
     proc_fail(a->sync_fd, "cgroup namespace", &err);
   }
   if (s->ns[NS_NET] && loopback_up(&err) < 0)
     proc_fail(a->sync_fd, "network", &err);
+  if (a->userns_fd >= 0 && proc_join_userns(a->userns_fd, &err) < 0)
+    proc_fail(a->sync_fd, "user namespace", &err);
   if (proc_stdio(a->stdio, a->tty, &err) < 0)
     proc_fail(a->sync_fd, "stdio", &err);
   proc_exec(&f);

@@ -13,7 +13,7 @@
 #include "spec.h"
 
 /* Sync socket messages (SOCK_SEQPACKET). */
-#define SYNC_GO 'G'    /* parent -> child: ids mapped, cgroup joined */
+#define SYNC_GO 'G'    /* parent -> child: cgroup joined */
 #define SYNC_OK 'O'    /* child -> parent: struct init_times follows; execve is next */
 #define SYNC_ERR 'E'   /* child -> parent: "step: message" follows */
 #define SYNC_MSG_MAX (BERR_MSG_MAX + 64)
@@ -30,6 +30,7 @@ struct init_args {
   int stdio[3];          /* dup2'd onto 0, 1, 2 */
   bool tty;              /* stdio[0] is a PTY slave: make it the controlling terminal */
   int sync_fd;
+  int userns_fd;         /* >= 0: the user namespace to join once set up */
 };
 
 /* The init process after clone: never returns. */
@@ -53,6 +54,8 @@ void proc_reset_signals(void);
 int proc_stdio(const int stdio[3], bool tty, berr_t *err);
 /* chdir, capabilities and ids, SYNC_OK, execve with a PATH lookup in env. */
 _Noreturn void proc_exec(struct proc_final *f);
+/* setns into the user namespace, then root inside it (host root up to here). */
+int proc_join_userns(int userns_fd, berr_t *err);
 /* Reports "step: message" on sync_fd and exits 127. */
 _Noreturn void proc_fail(int sync_fd, const char *step, const berr_t *err);
 

@@ -139,9 +139,53 @@ static int make_readonly(const char *path, berr_t *err) {
 
 /* ---- setup ------------------------------------------------------------------------ */
 
+/* With a user namespace the image's files (owned by host ids) must appear
+ * owned by the container's ids: each layer is an idmapped clone of its
+ * directory, attached under a tmpfs on `merged`, and the overlay is mounted
+ * over that tmpfs from them. The layer directories on disk stay as they are
+ * (other containers share them). */
+static int idmap_layers(const struct rootfs_cfg *c, char ***out, berr_t *err) {
+  char *const *lowers = c->spec->lowerdirs;
+  size_t n = strv_len(lowers);
+  if (do_mount("tmpfs", c->merged, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=700", err) < 0)
+    return -1;
+  char **v = calloc(n + 1, sizeof *v);
+  if (!v)
+    return berr_sys(err, ENOMEM, "layer list");
+  *out = v;
+  struct mount_attr attr = {.attr_set = MOUNT_ATTR_IDMAP, .userns_fd = (uint64_t)c->userns_fd};
+  for (size_t i = 0; i < n; i++) {
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/%zu", c->merged, i);
+    if (!(v[i] = strdup(dir)))
+      return berr_sys(err, ENOMEM, "layer list");
+    if (mkdir(dir, 0700) < 0)
+      return berr_sys(err, errno, "mkdir `%s`", dir);
+    cleanup_close int t = open_tree(AT_FDCWD, lowers[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+    if (t < 0)
+      return berr_sys(err, errno, "open_tree `%s`", lowers[i]);
+    if (mount_setattr(t, "", AT_EMPTY_PATH, &attr, sizeof attr) < 0)
+      return berr_sys(err, errno, "idmap the layer `%s`", lowers[i]);
+    if (move_mount(t, "", AT_FDCWD, dir, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+      return berr_sys(err, errno, "attach the idmapped layer `%s` on `%s`", lowers[i], dir);
+  }
+  return 0;
+}
+
 static int mount_overlay(const struct rootfs_cfg *c, berr_t *err) {
   cleanup_free char *opts = NULL, *cd = NULL;
-  if (mounts_overlay_options(c->spec->lowerdirs, c->upper, c->work, &opts, &cd, err) < 0)
+  char **idmapped = NULL;
+  char *const *lowers = c->spec->lowerdirs;
+  if (c->userns_fd >= 0) {
+    if (idmap_layers(c, &idmapped, err) < 0) {
+      strv_free(idmapped);
+      return -1;
+    }
+    lowers = idmapped;
+  }
+  int r = mounts_overlay_options(lowers, c->upper, c->work, &opts, &cd, err);
+  strv_free(idmapped);
+  if (r < 0)
     return -1;
   if (cd && chdir(cd) < 0)
     return berr_sys(err, errno, "chdir `%s`", cd);
@@ -214,16 +258,9 @@ int mounts_setup(const struct rootfs_cfg *c, berr_t *err) {
   }
   if (mount_dev(c, err) < 0 || ensure_dir("sys", err) < 0)
     return -1;
-  /* a fresh sysfs shows the container's own network devices; a user namespace
-   * may only mount one for a network namespace it owns */
-  if (s->ns[NS_NET] || !s->ns[NS_USER]) {
-    if (do_mount("sysfs", "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err) < 0)
-      return -1;
-  } else if (do_mount("/sys", "sys", NULL, MS_BIND | MS_REC, NULL, err) < 0 ||
-             make_readonly("sys", err) < 0) {
-    return -1;
-  }
-  return 0;
+  /* a fresh sysfs shows the container's own network devices (host root
+   * mounts it: the user namespace, if any, is joined later) */
+  return do_mount("sysfs", "sys", "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err);
 }
 
 int mounts_enter(const struct rootfs_cfg *c, berr_t *err) {

@@ -11,6 +11,7 @@ struct rootfs_cfg {
   const struct container_spec *spec;
   const char *upper, *work, *merged; /* absolute */
   const char *console;               /* PTY slave to bind on /dev/console, or NULL */
+  int userns_fd;                     /* >= 0: the image layers are idmapped to it */
 };
 
 /* Builds "lowerdir=..,upperdir=..,workdir=..". When that would not fit in a

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -24,7 +25,7 @@ int ns_clone_flag(enum ns_kind k) { return (unsigned)k < NS_COUNT ? ns_table[k].
 int ns_clone_flags(const struct container_spec *spec) {
   int flags = 0;
   for (int k = 0; k < NS_COUNT; k++)
-    if (spec->ns[k] && k != NS_CGROUP)
+    if (spec->ns[k] && k != NS_CGROUP && k != NS_USER)
       flags |= ns_table[k].flag;
   return flags;
 }
@@ -44,10 +45,61 @@ int ns_write_id_maps(pid_t pid, berr_t *err) {
   return write_string(path, map, err);
 }
 
+int ns_userns_create(int *fd_out, berr_t *err) {
+  *fd_out = -1;
+  int ready[2], hold[2];
+  if (pipe2(ready, O_CLOEXEC) < 0)
+    return berr_sys(err, errno, "pipe");
+  if (pipe2(hold, O_CLOEXEC) < 0) {
+    int e = errno;
+    close(ready[0]);
+    close(ready[1]);
+    return berr_sys(err, e, "pipe");
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    int e = errno;
+    close(ready[0]), close(ready[1]), close(hold[0]), close(hold[1]);
+    return berr_sys(err, e, "fork the user namespace holder");
+  }
+  if (pid == 0) {
+    /* only lives until the parent holds the namespace by an fd */
+    close(ready[0]);
+    close(hold[1]);
+    char c = unshare(CLONE_NEWUSER) < 0 ? 'E' : 'R';
+    (void)!write(ready[1], &c, 1);
+    (void)!read(hold[0], &c, 1);
+    _exit(0);
+  }
+  close(ready[1]);
+  close(hold[0]);
+  char c = 0;
+  ssize_t n;
+  do
+    n = read(ready[0], &c, 1);
+  while (n < 0 && errno == EINTR);
+  close(ready[0]);
+  int r = -1;
+  if (n != 1 || c != 'R') {
+    berr_set(err, BERR_INTERNAL, "could not create a user namespace (unshare CLONE_NEWUSER failed)");
+  } else if (ns_write_id_maps(pid, err) == 0) {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/user", (int)pid);
+    *fd_out = open(path, O_RDONLY | O_CLOEXEC);
+    r = *fd_out < 0 ? berr_sys(err, errno, "open `%s`", path) : 0;
+  }
+  close(hold[1]);
+  while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+    ;
+  return r;
+}
+
 int ns_open_all(pid_t pid, const struct container_spec *spec, int fds[NS_COUNT],
                 enum ns_kind order[NS_COUNT], berr_t *err) {
-  static const enum ns_kind join_order[NS_COUNT] = {NS_USER, NS_PID, NS_UTS, NS_IPC,
-                                                    NS_NET,  NS_CGROUP, NS_MNT};
+  /* the others are owned by the host's user namespace: join them while we
+   * still are host root, the user namespace last */
+  static const enum ns_kind join_order[NS_COUNT] = {NS_PID, NS_UTS,    NS_IPC, NS_NET,
+                                                    NS_CGROUP, NS_MNT, NS_USER};
   int n = 0;
   for (int k = 0; k < NS_COUNT; k++)
     fds[k] = -1;

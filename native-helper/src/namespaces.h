@@ -13,13 +13,20 @@
 #define NS_ID_COUNT 65536
 
 /* The clone flags for the spec's namespaces, without CLONE_NEWCGROUP (the
- * init unshares that itself once it is in the container's cgroup). */
+ * init unshares that itself once it is in the container's cgroup) and
+ * without CLONE_NEWUSER: the init joins the user namespace last (see
+ * ns_userns_create), so the mounts are made by host root. */
 int ns_clone_flags(const struct container_spec *spec);
 /* setgroups deny, uid_map and gid_map of pid (called by the parent). */
 int ns_write_id_maps(pid_t pid, berr_t *err);
 
+/* A new user namespace with the id maps above, held by the returned fd (a
+ * short-lived child creates it). Its other namespaces stay owned by the
+ * host's user namespace, so root in the container cannot reconfigure them. */
+int ns_userns_create(int *fd_out, berr_t *err);
+
 /* Opens /proc/<pid>/ns/<name> for every namespace the spec isolates, in the
- * order they must be joined: user first, mnt last. fds[] gets -1 for the
+ * order they must be joined: mnt second to last, user last. fds[] gets -1 for the
  * others. Returns the count. */
 int ns_open_all(pid_t pid, const struct container_spec *spec, int fds[NS_COUNT],
                 enum ns_kind order[NS_COUNT], berr_t *err);

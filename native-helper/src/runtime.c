@@ -223,7 +223,7 @@ static _Noreturn void monitor_main(struct monitor *m) {
   char slave_path[64] = "";
   if (s->tty) {
     int master, slave;
-    if (pty_open(&master, &slave, slave_path, sizeof slave_path, &err) < 0)
+    if (pty_open(&master, &slave, slave_path, sizeof slave_path, &o->term, &err) < 0)
       monitor_fail(m, &err);
     child_io[0] = child_io[1] = child_io[2] = slave;
     r.tty = true;
@@ -256,6 +256,7 @@ static _Noreturn void monitor_main(struct monitor *m) {
     berr_sys(&err, errno, "socketpair");
     monitor_fail(m, &err);
   }
+  int userns_fd = -1;
   if (s->ns[NS_USER]) {
     /* root in the container is host uid 100000: it must own what it writes to */
     const char *owned[] = {m->upper, m->work};
@@ -264,6 +265,8 @@ static _Noreturn void monitor_main(struct monitor *m) {
         berr_sys(&err, errno, "chown `%s` to %d", owned[i], NS_HOST_ID_BASE);
         monitor_fail(m, &err);
       }
+    if (ns_userns_create(&userns_fd, &err) < 0)
+      monitor_fail(m, &err);
   }
 
   t = mono_us();
@@ -273,7 +276,7 @@ static _Noreturn void monitor_main(struct monitor *m) {
     struct init_args a = {.spec = s, .upper = m->upper, .work = m->work, .merged = m->merged,
                           .console = s->tty ? slave_path : NULL,
                           .stdio = {child_io[0], child_io[1], child_io[2]}, .tty = s->tty,
-                          .sync_fd = sync[1]};
+                          .sync_fd = sync[1], .userns_fd = userns_fd};
     init_main(&a);
   }
   if (pid < 0) {
@@ -285,8 +288,8 @@ static _Noreturn void monitor_main(struct monitor *m) {
   for (int i = 0; i < 3; i++)
     if (child_io[i] > 2 && (i == 0 || child_io[i] != child_io[i - 1]))
       close(child_io[i]);
-  if (s->ns[NS_USER] && ns_write_id_maps(pid, &err) < 0)
-    monitor_fail(m, &err);
+  if (userns_fd >= 0)
+    close(userns_fd);
   steps[TL_CLONE] = mono_us() - t;
   t = mono_us();
   if (cgroup_add_pid(&m->cg, pid, &err) < 0)

@@ -9,6 +9,7 @@
 
 #include "cgroup.h"
 #include "error.h"
+#include "pty.h"
 #include "spec.h"
 
 enum timeline_step { TL_CGROUP, TL_CLONE, TL_MOUNTS, TL_PIVOT_ROOT, TL_EXEC, TL_COUNT };
@@ -39,6 +40,7 @@ struct runtime_opts {
    * The monitor waits for the daemon's go-ahead (runtime_release) before
    * streaming frames on it, so that the daemon can write its reply line first. */
   int attach_fd;
+  struct term_size term; /* the PTY's first size (tty containers) */
 };
 
 /* Forks the monitor, which creates the cgroup, clones the init process with
@@ -64,6 +66,7 @@ struct exec_spec {
   gid_t gid;
   bool tty;
   bool open_stdin;
+  struct term_size term;
 };
 
 /* Forks an exec session that joins every namespace of init_pid (those the

@@ -184,6 +184,10 @@ static int parse_namespaces(bool ns[NS_COUNT], json_object *o, berr_t *err) {
   for (int k = 0; k < NS_COUNT; k++)
     if (param_bool(o, ns_keys[k], ns[k], &ns[k], err) < 0)
       return berr_wrap(err, "namespaces");
+  if (ns[NS_USER] && !ns[NS_MNT])
+    return berr_set(err, BERR_INVALID,
+                    "a user namespace needs the mount namespace (its layers are idmapped mounts): "
+                    "turn the mount namespace on, or the user namespace off");
   return 0;
 }
 

@@ -5,24 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import {
-  berth,
-  berthOk,
-  cgroupMounts,
-  describeResult,
-  helperPid,
-  inspect,
-  procCgroups,
-  readIfExists,
-  removeTracked,
-  runDetached,
-  sleep,
-  stats,
-  testEnv,
-  track,
-  waitExited,
-  waitUntil,
-} from './support/berth';
+import { berth, berthOk, cgroupMounts, describeResult, helperPid, inspect, procCgroups, readIfExists, removeTracked, runDetached, sleep, stats, testEnv, track, uniqueName, waitExited, waitUntil } from './support/berth';
 
 const V1 = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'];
 
@@ -30,10 +13,6 @@ function cgroupFile(paths: Record<string, string>, v1ctl: string, v1file: string
   const dir = paths[v1ctl] ?? paths.unified;
   if (!dir) return null;
   return readIfExists(path.join(dir, paths[v1ctl] ? v1file : v2file))?.trim() ?? null;
-}
-
-function uniqueName(prefix: string): string {
-  return `${prefix}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
 }
 
 describe('cgroups', () => {

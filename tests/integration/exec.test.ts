@@ -2,7 +2,19 @@
 import fs from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { berth, berthOk, describeResult, inspect, removeTracked, runDetached, top, track, waitUntil } from './support/berth';
+import { HelperClient, type HelperStream } from '../../electron/core/helper-client';
+import type { StreamMethod } from '../../electron/core/protocol';
+import { berth, berthOk, describeResult, inspect, removeTracked, runDetached, testEnv, top, track, uniqueName, waitUntil } from './support/berth';
+
+/** Everything a stream writes to STDOUT until its EXIT. */
+function collect(stream: HelperStream<StreamMethod>): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    stream.on('stdout', (d) => (out += d.toString()));
+    stream.once('exit', () => resolve(out));
+    stream.once('error', reject);
+  });
+}
 
 describe('exec', () => {
   let id = '';
@@ -23,6 +35,26 @@ describe('exec', () => {
   it('sees the container environment', async () => {
     const r = await berthOk(['exec', id, 'sh', '-c', 'echo $FROM_RUN']);
     expect(r.stdout).toBe('yes\n');
+  });
+
+  it('a PTY starts with the size the client gives (rows, cols), then follows RESIZE', async () => {
+    const client = await HelperClient.connect(testEnv().socket);
+    try {
+      const ex = await client.stream('container.exec', { ref: id, cmd: ['sh', '-c', 'stty size; read x; stty size'], tty: true, stdin: true, rows: 33, cols: 111 });
+      let seen = '';
+      ex.on('stdout', (d) => (seen += d.toString()));
+      const out = collect(ex);
+      expect(await waitUntil(() => seen.includes('33 111'), 5000)).toBe(true);
+      ex.resize(40, 100);
+      ex.writeStdin(Buffer.from('go\n'));
+      expect((await out).replace(/\r/g, '')).toMatch(/^33 111\ngo\n40 100\n$/);
+      const name = track(uniqueName('size'));
+      const run = await client.stream('container.run', { image: 'busybox', name, cmd: ['stty', 'size'], tty: true, attach: true, rows: 50, cols: 132 });
+      expect((await collect(run)).trim()).toBe('50 132');
+      await expect(client.call('container.exec', { ref: id, cmd: ['true'], tty: true, rows: 10 })).rejects.toThrow(/rows.*cols/);
+    } finally {
+      client.close();
+    }
   });
 
   it('-t gives the process a terminal', async () => {

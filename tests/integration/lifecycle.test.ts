@@ -3,32 +3,9 @@
 import fs from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import {
-  berth,
-  berthOk,
-  containerCgroupDirs,
-  containerDirs,
-  describeResult,
-  inspect,
-  leftovers,
-  listContainers,
-  mountsMentioning,
-  mountsUnder,
-  processAlive,
-  removeTracked,
-  runDetached,
-  stateDir,
-  testEnv,
-  track,
-  waitExited,
-  waitUntil,
-} from './support/berth';
+import { berth, berthOk, containerCgroupDirs, containerDirs, describeResult, inspect, leftovers, listContainers, mountsMentioning, mountsUnder, processAlive, removeTracked, runDetached, stateDir, testEnv, track, uniqueName, waitExited, waitUntil } from './support/berth';
 
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})\s/;
-
-function uniqueName(prefix: string): string {
-  return `${prefix}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
-}
 
 /** What exists of containers on the host, to compare before and after. */
 function snapshot(): { dirs: string[]; cgroups: string[]; mounts: string[] } {

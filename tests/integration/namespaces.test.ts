@@ -3,6 +3,7 @@
 // through /proc/PID/ns and inspect's namespace inodes).
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import {
@@ -159,6 +160,17 @@ describe('namespaces', () => {
     // The init's uid on the host is not root.
     const hostUid = procStatusField(info.pid, 'Uid')?.split(/\s+/)[0];
     expect(hostUid).not.toBe('0');
+    // The image's files (owned by host root, shared with other containers) appear owned by
+    // root inside through idmapped layers, so root inside may change them: the change lands
+    // in the upper dir owned by the mapped uid, the layer on disk is untouched.
+    const w = await berthOk(['exec', id, 'sh', '-c', 'stat -c %u /bin/busybox && echo changed >> /etc/passwd && tail -n1 /etc/passwd']);
+    expect(w.stdout.trim().split('\n')).toEqual(['0', 'changed']);
+    const upper = path.join(info.rootfs!.upper, 'etc/passwd');
+    expect(fs.statSync(upper).uid).toBe(Number(hostUid));
+    for (const lower of info.rootfs!.lower) {
+      const p = path.join(lower, 'etc/passwd');
+      if (fs.existsSync(p)) expect(fs.readFileSync(p, 'utf8')).not.toContain('changed');
+    }
   });
 
   it('exec joins the namespaces of the container init', async () => {

@@ -4,17 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import {
-  berth,
-  berthOk,
-  inspect,
-  leftovers,
-  mountsMentioning,
-  removeTracked,
-  runDetached,
-  track,
-  waitExited,
-} from './support/berth';
+import { berth, berthOk, inspect, leftovers, mountsMentioning, removeTracked, runDetached, track, uniqueName, waitExited } from './support/berth';
 
 /** path -> "type mode size mtime" for every entry below dir (lstat, no following). */
 function fingerprint(dir: string): Map<string, string> {
@@ -27,10 +17,6 @@ function fingerprint(dir: string): Map<string, string> {
   };
   walk('');
   return out;
-}
-
-function uniqueName(prefix: string): string {
-  return `${prefix}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
 }
 
 describe('rootfs', () => {

@@ -184,7 +184,7 @@ async function cmdRun(cmd: Extract<Command, { verb: 'run' }>): Promise<number> {
       out(`${info.id}\n`);
       return 0;
     }
-    const stream = await c.stream('container.run', { ...cmd.spec, attach: true });
+    const stream = await c.stream('container.run', { ...cmd.spec, attach: true, ...terminalSize(cmd.tty) });
     const info = stream.result;
     let exit: ExitInfo;
     try {
@@ -217,13 +217,19 @@ async function cmdRun(cmd: Extract<Command, { verb: 'run' }>): Promise<number> {
   }
 }
 
+/** The PTY's first size: this terminal's, so a full-screen program draws right from the start. */
+function terminalSize(tty: boolean): { rows?: number; cols?: number } {
+  const { rows, columns } = process.stdout;
+  return tty && process.stdout.isTTY && rows && columns ? { rows, cols: columns } : {};
+}
+
 function brokenByLateWrite(e: unknown): boolean {
   return e instanceof HelperError && e.code === 'connection' && (e.errno === 'EPIPE' || e.errno === 'ECONNRESET');
 }
 
 async function cmdExec(cmd: Extract<Command, { verb: 'exec' }>): Promise<number> {
   const c = await helper();
-  const stream = await c.stream('container.exec', cmd.params);
+  const stream = await c.stream('container.exec', { ...cmd.params, ...terminalSize(cmd.tty) });
   try {
     return exitStatus(await attach(stream, { interactive: cmd.interactive, tty: cmd.tty }));
   } catch (e) {

@@ -137,6 +137,11 @@ export interface ContainerInfo {
 /** Every container created through these helpers; removed by removeTracked(). */
 const tracked = new Set<string>();
 
+/** A container name no other test (or run) uses. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${process.pid}-${Math.floor(Math.random() * 1e6)}`;
+}
+
 export function track(ref: string): string {
   tracked.add(ref);
   return ref;
