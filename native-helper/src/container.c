@@ -240,8 +240,10 @@ static int save_state(struct container *c, berr_t *err) {
   json_object_object_add(o, "timeline", c->has_timeline ? timeline_json(c) : NULL);
   char path[PATH_MAX];
   int r = path_in(c, CTR_STATE, path, err);
+  /* rename keeps the file whole if we crash; no fsync on the start path: after
+   * a power loss the containers are gone anyway and a restart re-reads /proc */
   if (r == 0)
-    r = json_write_file(path, o, true, err);
+    r = json_write_file(path, o, false, err);
   json_object_put(o);
   return r;
 }
@@ -946,7 +948,7 @@ int ctr_create(struct ctr_store *st, json_object *params, bool with_attach, stru
   char cfg_path[PATH_MAX];
   json_object *cfg = spec_to_json(&c->spec);
   if (make_dirs(c, err) < 0 || path_in(c, CTR_CONFIG, cfg_path, err) < 0 ||
-      json_write_file(cfg_path, cfg, true, err) < 0 || save_state(c, err) < 0) {
+      json_write_file(cfg_path, cfg, false, err) < 0 || save_state(c, err) < 0) {
     json_object_put(cfg);
     berr_t e2;
     if (rm_rf(c->dir, &e2) < 0)

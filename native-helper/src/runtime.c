@@ -206,12 +206,7 @@ static _Noreturn void monitor_main(struct monitor *m) {
       path_join(logpath, m->dir, CTR_LOG, &err) < 0)
     monitor_fail(m, &err);
 
-  int64_t t = mono_us();
-  if (cgroup_create(o->cg_env, s->id, &s->limits, &m->cg, &err) < 0)
-    monitor_fail(m, &err);
-  m->has_cg = true;
-  steps[TL_CGROUP] = mono_us() - t;
-
+  int64_t t;
   if (logfile_open(&m->log, logpath, o->log_max_bytes, &err) < 0)
     monitor_fail(m, &err);
   m->has_log = true;
@@ -291,10 +286,15 @@ static _Noreturn void monitor_main(struct monitor *m) {
   if (userns_fd >= 0)
     close(userns_fd);
   steps[TL_CLONE] = mono_us() - t;
+  /* the cgroup is made while the init sets up its mounts: it waits for SYNC_GO
+   * (sent once it is in the cgroup) before it runs anything of the image's */
   t = mono_us();
+  if (cgroup_create(o->cg_env, s->id, &s->limits, &m->cg, &err) < 0)
+    monitor_fail(m, &err);
+  m->has_cg = true;
   if (cgroup_add_pid(&m->cg, pid, &err) < 0)
     monitor_fail(m, &err);
-  steps[TL_CGROUP] += mono_us() - t;
+  steps[TL_CGROUP] = mono_us() - t;
   char go = SYNC_GO;
   if (send(sync[0], &go, 1, MSG_NOSIGNAL) < 0) {
     berr_sys(&err, errno, "release the init process");
