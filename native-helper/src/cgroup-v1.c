@@ -98,7 +98,11 @@ static int v1_create(const struct cgroup_env *env, const char *id, const struct 
       cg_rollback(out);
       return berr_sys(err, ENOMEM, "cgroup path");
     }
-    if (cg_mkdir(out->path[c], (enum cg_ctl)c, err) < 0) {
+    /* berth/ itself may have gone since start-up (someone removed it while
+     * it was empty): make it again */
+    if (cg_mkdir(out->path[c], (enum cg_ctl)c, err) < 0 &&
+        (err->errnum != ENOENT || cg_mkdir(env->parent[c], (enum cg_ctl)c, err) < 0 ||
+         cg_mkdir(out->path[c], (enum cg_ctl)c, err) < 0)) {
       cg_rollback(out);
       return -1;
     }

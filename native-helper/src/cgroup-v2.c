@@ -130,7 +130,12 @@ static int v2_create(const struct cgroup_env *env, const char *id, const struct 
       cgroup_free(out);
       return berr_sys(err, ENOMEM, "cgroup path");
     }
-  if (cg_mkdir(dir, CG_CTL_COUNT, err) < 0) {
+  /* berth/ may have gone since start-up (removed while empty): make it again,
+   * with its controllers */
+  if (cg_mkdir(dir, CG_CTL_COUNT, err) < 0 &&
+      (err->errnum != ENOENT || cg_mkdir(env->parent[CG_MEMORY], CG_CTL_COUNT, err) < 0 ||
+       enable_controllers(env->parent[CG_MEMORY], env->parent[CG_MEMORY], err) < 0 ||
+       cg_mkdir(dir, CG_CTL_COUNT, err) < 0)) {
     cgroup_free(out);
     return -1;
   }

@@ -439,6 +439,19 @@ static void test_hybrid(void) {
   r = cgroup_from_json(&back, evil, &err);
   TAP_OK(r < 0, "from_json refuses a path with ..: %s", err.msg);
   json_object_put(evil);
+
+  /* berth/ removed behind the helper's back (it was empty): the next create
+   * makes it again instead of failing every start */
+  berr_t ignored;
+  (void)rm_rf(env.parent[CG_FREEZER], &ignored);
+  struct cgroup again;
+  r = cgroup_create(&env, "c4", NULL, &again, &err);
+  TAP_OK(r == 0 && is_dir(again.path[CG_FREEZER]), "hybrid: a removed berth/ parent is made again (%s)",
+         r ? err.msg : "ok");
+  if (r == 0) {
+    cgroup_destroy(&again, &err);
+    cgroup_free(&again);
+  }
   cgroup_env_free(&env);
 }
 
