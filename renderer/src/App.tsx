@@ -53,6 +53,11 @@ function Containers({ containers, now }: { containers: ContainerInfo[]; now: num
   );
 }
 
+/** "1 image", "3 images" */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
 function Images({ images, now }: { images: ImageSummary[]; now: number }) {
   if (images.length === 0) {
     return (
@@ -93,7 +98,7 @@ export function App() {
     <div className="page">
       <header>
         <h1>Berth</h1>
-        <span className="muted">{containers ? `${running} running · ${containers.length} containers · ${images?.length ?? 0} images` : 'connecting…'}</span>
+        <span className="muted">{containers ? `${running} running · ${count(containers.length, 'container')} · ${count(images?.length ?? 0, 'image')}` : 'connecting…'}</span>
       </header>
       {error && <div className="error">{error}</div>}
       <section>
