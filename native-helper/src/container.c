@@ -1344,6 +1344,7 @@ int ctr_exec(struct ctr_store *st, struct container *c, json_object *params, int
   ex.workdir = (char *)(workdir && workdir[0] ? workdir : c->spec.workdir);
   ex.uid = c->spec.uid;
   ex.gid = c->spec.gid;
+  snprintf(ex.user_name, sizeof ex.user_name, "%s", c->spec.user_name);
   if (user && user[0]) {
     /* the spec parser owns the uid[:gid] rules */
     json_object *probe = spec_to_json(&c->spec);
@@ -1355,6 +1356,7 @@ int ctr_exec(struct ctr_store *st, struct container *c, json_object *params, int
       goto out;
     ex.uid = tmp.uid;
     ex.gid = tmp.gid;
+    snprintf(ex.user_name, sizeof ex.user_name, "%s", tmp.user_name);
     spec_free(&tmp);
   }
   r = runtime_exec(&c->spec, c->init_pid, &c->cg, &ex, client_fd, pid, ctl_fd, err);

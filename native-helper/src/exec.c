@@ -127,7 +127,8 @@ static _Noreturn void session_main(struct session *s) {
       proc_fail(sync[1], "stdio", &err);
     struct proc_final f = {.argv = ex->argv, .env = ex->env,
                            .workdir = ex->workdir ? ex->workdir : "/", .uid = ex->uid,
-                           .gid = ex->gid, .in_userns = spec->ns[NS_USER], .sync_fd = sync[1]};
+                           .gid = ex->gid, .user_name = ex->user_name,
+                           .in_userns = spec->ns[NS_USER], .sync_fd = sync[1]};
     proc_exec(&f);
   }
   close(sync[1]);

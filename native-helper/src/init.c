@@ -1,5 +1,6 @@
 #include "init.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <net/if.h>
 #include <sched.h>
@@ -97,6 +98,64 @@ static int exec_path(char *const *argv, char *const *env, berr_t *err) {
   return berr_set(err, BERR_INVALID, "executable file `%s` not found in PATH `%s`", file, path);
 }
 
+/* Field 2 (uid or gid) and field 3 (gid, passwd only) of the line in a
+ * colon-separated database file (/etc/passwd, /etc/group) whose field 0 is
+ * name, or whose field 2 is name when it is numeric. Read inside the
+ * container, after pivot_root: its own files, never the host's. */
+static int db_lookup(const char *file, const char *name, unsigned long *f2, unsigned long *f3,
+                     berr_t *err) {
+  FILE *fp = fopen(file, "re");
+  if (!fp)
+    return berr_sys(err, errno, "open the image's `%s` to look up `%s`", file, name);
+  char line[1024];
+  int r = berr_set(err, BERR_INVALID, "no `%s` in the image's %s", name, file);
+  while (fgets(line, sizeof line, fp)) {
+    char *fields[4] = {0};
+    char *p = line;
+    for (int i = 0; i < 4 && p; i++) {
+      fields[i] = p;
+      p = strchr(p, ':');
+      if (p)
+        *p++ = '\0';
+    }
+    if (!fields[0] || !fields[2] || strcmp(fields[0], name))
+      continue;
+    char *end;
+    errno = 0;
+    *f2 = strtoul(fields[2], &end, 10);
+    if (errno || end == fields[2])
+      break;
+    *f3 = fields[3] ? strtoul(fields[3], NULL, 10) : 0;
+    r = 0;
+    break;
+  }
+  fclose(fp);
+  return r;
+}
+
+/* "name[:group]" (either part may be numeric) to ids, as docker does: the
+ * user's primary group unless a group is given. */
+static int resolve_user(const char *spec, uid_t *uid, gid_t *gid, berr_t *err) {
+  char buf[72];
+  snprintf(buf, sizeof buf, "%s", spec);
+  char *group = strchr(buf, ':');
+  if (group)
+    *group++ = '\0';
+  unsigned long u = 0, g = 0, ignored = 0;
+  if (isdigit((unsigned char)buf[0])) {
+    u = strtoul(buf, NULL, 10);
+  } else if (db_lookup("/etc/passwd", buf, &u, &g, err) < 0) {
+    return -1;
+  }
+  if (group && isdigit((unsigned char)group[0]))
+    g = strtoul(group, NULL, 10);
+  else if (group && db_lookup("/etc/group", group, &g, &ignored, err) < 0)
+    return -1;
+  *uid = (uid_t)u;
+  *gid = (gid_t)g;
+  return 0;
+}
+
 _Noreturn void proc_exec(struct proc_final *f) {
   berr_t err;
   berr_clear(&err);
@@ -108,6 +167,8 @@ _Noreturn void proc_exec(struct proc_final *f) {
       err.kind = BERR_INVALID;
     proc_fail(f->sync_fd, "workdir", &err);
   }
+  if (f->user_name && f->user_name[0] && resolve_user(f->user_name, &f->uid, &f->gid, &err) < 0)
+    proc_fail(f->sync_fd, "user", &err);
   if (caps_apply(f->uid, f->gid, f->in_userns, &err) < 0)
     proc_fail(f->sync_fd, "capabilities", &err);
   char msg[1 + sizeof f->times];
@@ -172,7 +233,8 @@ _Noreturn void init_main(const struct init_args *a) {
       .spec = s, .upper = a->upper, .work = a->work, .merged = a->merged, .console = a->console,
       .userns_fd = a->userns_fd};
   struct proc_final f = {.argv = s->argv, .env = s->env, .workdir = s->workdir ? s->workdir : "/",
-                         .uid = s->uid, .gid = s->gid, .in_userns = s->ns[NS_USER],
+                         .uid = s->uid, .gid = s->gid, .user_name = s->user_name,
+                         .in_userns = s->ns[NS_USER],
                          .sync_fd = a->sync_fd};
   int64_t t0 = mono_us();
   if (mounts_setup(&rc, &err) < 0)

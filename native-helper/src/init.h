@@ -43,6 +43,7 @@ struct proc_final {
   const char *workdir;
   uid_t uid;
   gid_t gid;
+  const char *user_name; /* "name[:group]" to look up in the container, or NULL / "" */
   bool in_userns;
   int sync_fd;
   struct init_times times;

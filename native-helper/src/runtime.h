@@ -64,6 +64,7 @@ struct exec_spec {
   char *workdir;
   uid_t uid;
   gid_t gid;
+  char user_name[72]; /* as in container_spec: resolved inside, or "" */
   bool tty;
   bool open_stdin;
   struct term_size term;

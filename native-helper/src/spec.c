@@ -19,6 +19,7 @@
  * cpuPeriodUs, 100000 by default) wins over cpus; spec_to_json writes both. */
 #include "spec.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -77,7 +78,38 @@ static bool hostname_is_valid(const char *h) {
 }
 
 /* "uid[:gid]", both decimal, below 2^32-1 (the kernel's invalid id). */
-static int parse_user(const char *s, uid_t *uid, gid_t *gid, berr_t *err) {
+/* A user or group name as useradd takes it. */
+static bool user_name_ok(const char *s, size_t n) {
+  if (n == 0 || n > 32 || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+    return false;
+  for (size_t i = 1; i < n; i++)
+    if (!(isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '-' || s[i] == '.'))
+      return false;
+  return true;
+}
+
+/* "uid[:gid]" numeric, or "name[:group]" (either part a name) to resolve in
+ * the container: *name gets the string then. */
+static int parse_user(const char *s, uid_t *uid, gid_t *gid, char name[72], berr_t *err) {
+  name[0] = '\0';
+  const char *colon = strchr(s, ':');
+  size_t ulen = colon ? (size_t)(colon - s) : strlen(s);
+  const char *g = colon ? colon + 1 : NULL;
+  bool user_named = ulen > 0 && !isdigit((unsigned char)s[0]);
+  bool group_named = g && *g && !isdigit((unsigned char)g[0]);
+  if (user_named || group_named) {
+    bool ok = (user_named ? user_name_ok(s, ulen) : ulen > 0 && strspn(s, "0123456789") == ulen) &&
+              (!g || (group_named ? user_name_ok(g, strlen(g)) : *g && strspn(g, "0123456789") == strlen(g)));
+    if (!ok)
+      return berr_set(err, BERR_INVALID,
+                      "user '%.64s' must be uid[:gid] (numbers) or name[:group] (from the image's "
+                      "/etc/passwd and /etc/group)",
+                      s);
+    snprintf(name, 72, "%s", s);
+    *uid = 0;
+    *gid = 0;
+    return 0;
+  }
   unsigned long long v[2] = {0, 0};
   const char *p = s;
   int n = 0;
@@ -100,10 +132,7 @@ static int parse_user(const char *s, uid_t *uid, gid_t *gid, berr_t *err) {
       break;
     p++;
   }
-  return berr_set(err, BERR_INVALID,
-                  "user '%.64s' must be a numeric uid[:gid] such as 1000:1000 (names from the "
-                  "image's /etc/passwd are not looked up)",
-                  s);
+  return berr_set(err, BERR_INVALID, "user '%.64s' must be uid[:gid] such as 1000:1000, or name[:group]", s);
 }
 
 static int get_string(json_object *o, const char *key, bool required, char *buf, size_t size,
@@ -274,7 +303,7 @@ int spec_from_json(struct container_spec *s, json_object *o, berr_t *err) {
   const char *user;
   if (param_string(o, "user", false, &user, err) < 0)
     goto fail;
-  if (user && user[0] && parse_user(user, &s->uid, &s->gid, err) < 0)
+  if (user && user[0] && parse_user(user, &s->uid, &s->gid, s->user_name, err) < 0)
     goto fail;
 
   if (param_bool(o, "tty", false, &s->tty, err) < 0 ||
@@ -314,8 +343,11 @@ json_object *spec_to_json(const struct container_spec *s) {
   json_object_object_add(o, "env", strv_to_json(s->env));
   json_object_object_add(o, "workdir", json_object_new_string(s->workdir ? s->workdir : "/"));
   json_object_object_add(o, "hostname", json_object_new_string(s->hostname));
-  char user[32];
-  snprintf(user, sizeof user, "%u:%u", (unsigned)s->uid, (unsigned)s->gid);
+  char user[72];
+  if (s->user_name[0])
+    snprintf(user, sizeof user, "%s", s->user_name);
+  else
+    snprintf(user, sizeof user, "%u:%u", (unsigned)s->uid, (unsigned)s->gid);
   json_object_object_add(o, "user", json_object_new_string(user));
   json_object_object_add(o, "tty", json_object_new_boolean(s->tty));
   json_object_object_add(o, "stdin", json_object_new_boolean(s->open_stdin));

@@ -39,6 +39,10 @@ struct container_spec {
   char hostname[65];
   uid_t uid;
   gid_t gid;
+  /* "name[:group]" when the user was given by name: resolved inside the
+   * container from its own /etc/passwd and /etc/group just before execve
+   * (uid and gid are 0 until then); "" for numeric ids */
+  char user_name[72];
 
   bool tty;               /* allocate a PTY for the init process */
   bool open_stdin;        /* keep stdin open (-i) */

@@ -123,7 +123,16 @@ int main(void) {
   TAP_OK(fails("\"id\":\"xyz\"", BERR_INVALID, NULL), "bad id refused");
   TAP_OK(fails("\"env\":[\"NOEQUALS\"]", BERR_INVALID, NULL) && fails("\"env\":[\"=x\"]", BERR_INVALID, NULL),
          "env entries must be KEY=VALUE");
-  TAP_OK(fails("\"user\":\"root\"", BERR_INVALID, "numeric"), "user names refused (numeric only)");
+  TAP_OK(ok("\"user\":\"nobody\"", &s) && !strcmp(s.user_name, "nobody") && s.uid == 0,
+         "a user name is kept to be resolved in the container");
+  spec_free(&s);
+  TAP_OK(ok("\"user\":\"app:staff\"", &s) && !strcmp(s.user_name, "app:staff"), "name:group kept");
+  spec_free(&s);
+  TAP_OK(ok("\"user\":\"1000:staff\"", &s) && !strcmp(s.user_name, "1000:staff"), "uid:group kept");
+  spec_free(&s);
+  TAP_OK(fails("\"user\":\"bad name\"", BERR_INVALID, "name[:group]") &&
+             fails("\"user\":\"app:\"", BERR_INVALID, NULL) && fails("\"user\":\"a/b\"", BERR_INVALID, NULL),
+         "malformed user names refused");
   TAP_OK(fails("\"user\":\"1:2:3\"", BERR_INVALID, NULL) && fails("\"user\":\"-1\"", BERR_INVALID, NULL) &&
              fails("\"user\":\"4294967295\"", BERR_INVALID, NULL),
          "malformed users refused");

@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
-import { berth, berthOk, removeTracked, testEnv } from './support/berth';
+import { berth, berthOk, removeTracked, runDetached, testEnv } from './support/berth';
 import { LineClient } from './support/rawsock';
 
 const MiB = 1024 * 1024;
@@ -257,6 +257,19 @@ describe('container confinement', () => {
   it('a non-root user has no effective capabilities', async () => {
     const r = await berthOk(['run', '--rm', '-u', '1000', 'busybox', 'grep', '-E', '^Cap(Eff|Prm):', '/proc/self/status']);
     for (const l of r.stdout.trim().split('\n')) expect(l).toMatch(/:\s+0000000000000000$/);
+  });
+
+  it('a user given by name is looked up in the image\'s own /etc/passwd and /etc/group', async () => {
+    const r = await berthOk(['run', '--rm', '-u', 'nobody', 'busybox', 'sh', '-c', 'id -u; id -g']);
+    expect(r.stdout).toBe('65534\n65534\n');
+    const g = await berthOk(['run', '--rm', '-u', 'nobody:root', 'busybox', 'sh', '-c', 'id -u; id -g']);
+    expect(g.stdout).toBe('65534\n0\n');
+    const id = await runDetached(['busybox', 'sleep', '60']);
+    const e = await berthOk(['exec', '-u', 'nobody', id, 'id', '-u']);
+    expect(e.stdout).toBe('65534\n');
+    const missing = await berth(['run', '--rm', '-u', 'nosuchuser', 'busybox', 'true']);
+    expect(missing.status).not.toBe(0);
+    expect(missing.stderr).toMatch(/nosuchuser.*\/etc\/passwd/);
   });
 
   // The OCI/Docker defaults; only paths this kernel has can be checked.
