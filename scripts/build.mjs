@@ -25,13 +25,29 @@ export async function bundleNode() {
     define: { BERTH_VERSION: JSON.stringify(pkg.version) },
   };
   await Promise.all([
-    // The CLI is on every script's hot path: one minified file, nothing to resolve at start.
-    esbuild.build({ ...common, entryPoints: ['electron/core/cli/main.ts'], outfile: 'dist/berth.mjs', format: 'esm', minify: true }),
+    // The CLI is on every script's hot path: minified, and split so that what only some
+    // verbs need (the image verbs, the registry client) is read only when they run.
+    buildCli(esbuild, common),
     esbuild.build({ ...common, entryPoints: ['electron/start.ts'], outfile: 'dist/start.mjs', format: 'esm' }),
     esbuild.build({ ...common, entryPoints: ['electron/shell/main.ts'], outfile: 'dist/electron/main.mjs', format: 'esm', external: ['electron'] }),
     // Sandboxed preloads must be CommonJS and may only require('electron').
     esbuild.build({ ...common, entryPoints: ['electron/shell/preload.ts'], outfile: 'dist/electron/preload.cjs', format: 'cjs', external: ['electron'] }),
   ]);
+}
+
+/** dist/berth.mjs plus its lazily imported chunks in dist/berth-chunks/ (replaced on each build). */
+async function buildCli(esbuild, common) {
+  fs.rmSync(path.join(repo, 'dist/berth-chunks'), { recursive: true, force: true });
+  await esbuild.build({
+    ...common,
+    entryPoints: { berth: 'electron/core/cli/main.ts' },
+    outdir: 'dist',
+    splitting: true,
+    chunkNames: 'berth-chunks/[name]-[hash]',
+    outExtension: { '.js': '.mjs' },
+    format: 'esm',
+    minify: true,
+  });
 }
 
 export async function buildRenderer() {

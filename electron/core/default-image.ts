@@ -28,12 +28,13 @@ export async function ensureDefaultImage(client: HelperClient): Promise<ImageSum
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-busybox-'));
   try {
     const tarball = buildBusyboxRootfs(tmp);
-    return await client.work('image.import', {
+    const { images } = await client.work('image.import', {
       path: tarball,
       format: 'rootfs',
       ref: DEFAULT_IMAGE,
       config: { Cmd: ['sh'], Env: [DEFAULT_PATH_ENV] },
     });
+    return images[0] ?? null;
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }

@@ -1,6 +1,22 @@
 import { describe, expect, it } from 'vitest';
 
-import { ago, buildTopTree, formatBytes, humanDuration, parseSize, quoteCommand, statusText, table } from './format';
+import {
+  ago,
+  buildTopTree,
+  cleanCreatedBy,
+  diffLetter,
+  formatBytes,
+  formatDecimalBytes,
+  formatPercent,
+  historyTable,
+  humanDuration,
+  layersTable,
+  parseSize,
+  quoteCommand,
+  shortId,
+  statusText,
+  table,
+} from './format';
 import type { ContainerInfo, TopProcess } from './protocol';
 
 describe('parseSize', () => {
@@ -111,5 +127,75 @@ describe('buildTopTree', () => {
   it('survives a parent cycle and self-parents', () => {
     const rows = buildTopTree([p(1, 2), p(2, 1), p(3, 3)]);
     expect(rows.map((r) => r.process.pid).sort()).toEqual([1, 2, 3]);
+  });
+});
+
+describe('formatDecimalBytes (docker units)', () => {
+  it.each([
+    [0, '0B'],
+    [999, '999B'],
+    [1000, '1kB'],
+    [1050, '1.05kB'],
+    [12_345_678, '12.3MB'],
+    [40_100_000, '40.1MB'],
+    [999_950, '1MB'],
+    [123_456_789, '123MB'],
+    [1.5e9, '1.5GB'],
+  ])('%d -> %s', (n, s) => expect(formatDecimalBytes(n)).toBe(s));
+});
+
+describe('image tables', () => {
+  const id = `sha256:${'c3'.repeat(32)}`;
+  const now = Date.parse('2026-11-25T06:00:10Z');
+
+  it('shortId, percent, created-by and diff letters', () => {
+    expect(shortId(id)).toBe('c3c3c3c3c3c3');
+    expect(formatPercent(0.97345)).toBe('97.3%');
+    expect(formatPercent(1)).toBe('100.0%');
+    expect(cleanCreatedBy('/bin/sh -c #(nop)  CMD ["sh"]')).toBe('CMD ["sh"]');
+    expect(cleanCreatedBy('RUN /bin/sh -c apk add   curl')).toBe('RUN /bin/sh -c apk add curl');
+    expect(['added', 'modified', 'deleted', 'opaque'].map(diffLetter)).toEqual(['A', 'C', 'D', 'C']);
+  });
+
+  it('history: docker columns, the image id on the newest row', () => {
+    const text = historyTable(
+      [
+        { id, created: '2026-11-25T06:00:05Z', createdBy: 'berth commit', comment: 'a message', emptyLayer: false, size: 12_300_000 },
+        { id: '<missing>', created: '2026-11-25T06:00:00Z', createdBy: '/bin/sh -c #(nop)  CMD ["sh"]', comment: '', emptyLayer: true, size: 0 },
+      ],
+      { noTrunc: false, now },
+    );
+    expect(text.split('\n')).toEqual([
+      'IMAGE          CREATED          CREATED BY     SIZE     COMMENT',
+      'c3c3c3c3c3c3   5 seconds ago    berth commit   12.3MB   a message',
+      '<missing>      10 seconds ago   CMD ["sh"]     0B',
+      '',
+    ]);
+    expect(historyTable([{ id, created: '', createdBy: 'x', comment: '', emptyLayer: false, size: 1 }], { noTrunc: true, now })).toContain(id);
+  });
+
+  it('layers: base at the bottom, then the totals', () => {
+    const layer = (index: number, wastedBytes: number) => ({
+      index,
+      digest: `sha256:${String(index).repeat(64)}`,
+      diffId: `sha256:${String(index).repeat(64)}`,
+      size: 1000,
+      unpackedSize: 2_000_000 * (index + 1),
+      createdBy: index === 0 ? 'berth import' : 'berth commit',
+      created: '',
+      comment: '',
+      files: { added: 10 - index, modified: index, deleted: index * 2 },
+      shadowedBytes: 0,
+      wastedBytes,
+    });
+    const text = layersTable({ id, size: 6_000_000, wastedBytes: 500_000, efficiency: 1 - 500_000 / 6_000_000, layers: [layer(0, 500_000), layer(1, 0)] }, { noTrunc: false });
+    expect(text.split('\n')).toEqual([
+      '#   LAYER          SIZE   ADDED   MODIFIED   DELETED   WASTED   CREATED BY',
+      '1   111111111111   4MB    9       1          2         -        berth commit',
+      '0   000000000000   2MB    10      0          0         500kB    berth import',
+      '',
+      'Image c3c3c3c3c3c3: 2 layers, total size 6MB, wasted 500kB, efficiency 91.7%',
+      '',
+    ]);
   });
 });

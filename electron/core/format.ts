@@ -1,5 +1,5 @@
 // Human formatting shared by the CLI and the UI (no Node imports).
-import type { ContainerInfo, TopProcess } from './protocol';
+import type { ContainerInfo, ImageLayers, TopProcess } from './protocol';
 
 const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
 
@@ -117,4 +117,101 @@ export function table(header: readonly string[], rows: readonly (readonly string
       .join('   ')
       .trimEnd();
   return [line(header), ...rows.map(line)].join('\n') + '\n';
+}
+
+/** docker's units.HumanSize: decimal units, 3 significant digits: "12.3MB", "1.05kB", "0B". */
+export function formatDecimalBytes(n: number): string {
+  const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB'];
+  let v = Math.max(0, n);
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  // 999.95kB rounds to 1000kB at 3 digits: that is 1MB.
+  let r = Number(v.toPrecision(3));
+  if (r >= 1000 && i < units.length - 1) {
+    r = Number((r / 1000).toPrecision(3));
+    i++;
+  }
+  return `${r}${units[i]}`;
+}
+
+/** 0.9734 -> "97.3%" */
+export function formatPercent(fraction: number): string {
+  if (!Number.isFinite(fraction)) return '--';
+  return `${(Math.round(fraction * 1000) / 10).toFixed(1)}%`;
+}
+
+/** The 12 hex characters of an id or digest ("sha256:abc…" -> "abc…"). */
+export function shortId(id: string): string {
+  return id.replace(/^[a-z0-9]+:/, '').slice(0, 12);
+}
+
+/** A Dockerfile-ish line from a history `created_by` ("/bin/sh -c #(nop)  CMD [\"sh\"]" -> "CMD [\"sh\"]"). */
+export function cleanCreatedBy(createdBy: string): string {
+  return createdBy
+    .replace(/^\/bin\/sh -c #\(nop\)\s+/, '')
+    .replace(/^\|\d+ [^ ]+=\S+ (?:[^ ]+=\S+ )*/, '')
+    .replace(/\s+/g, ' ')
+    .trim();
+}
+
+export interface HistoryRow {
+  created: string;
+  createdBy: string;
+  comment: string;
+  emptyLayer: boolean;
+  /** unpacked bytes of this entry's layer; 0 for an empty layer */
+  size: number;
+  /** the image id on the newest entry, "<missing>" on the others (docker's habit) */
+  id: string;
+}
+
+/** `berth history`: IMAGE CREATED CREATED BY SIZE COMMENT, newest first. */
+export function historyTable(entries: readonly HistoryRow[], opts: { noTrunc: boolean; now?: number }): string {
+  return table(
+    ['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'],
+    entries.map((e) => [
+      e.id === '<missing>' || opts.noTrunc ? e.id : shortId(e.id),
+      ago(e.created, opts.now) || 'N/A',
+      opts.noTrunc ? e.createdBy : truncate(cleanCreatedBy(e.createdBy), 45),
+      formatDecimalBytes(e.size),
+      opts.noTrunc ? e.comment : truncate(e.comment, 40),
+    ]),
+  );
+}
+
+/** `berth layers`: the stack as the UI draws it, base at the bottom, then the totals. */
+export function layersTable(stack: Omit<ImageLayers, 'history'>, opts: { noTrunc: boolean }): string {
+  const rows = [...stack.layers]
+    .sort((a, b) => b.index - a.index)
+    .map((l) => [
+      String(l.index),
+      opts.noTrunc ? l.digest : shortId(l.digest),
+      formatDecimalBytes(l.unpackedSize),
+      String(l.files.added),
+      String(l.files.modified),
+      String(l.files.deleted),
+      l.wastedBytes > 0 ? formatDecimalBytes(l.wastedBytes) : '-',
+      opts.noTrunc ? l.createdBy : truncate(cleanCreatedBy(l.createdBy), 50),
+    ]);
+  const head = table(['#', 'LAYER', 'SIZE', 'ADDED', 'MODIFIED', 'DELETED', 'WASTED', 'CREATED BY'], rows);
+  return (
+    head +
+    `\nImage ${opts.noTrunc ? stack.id : shortId(stack.id)}: ${stack.layers.length} layer${stack.layers.length === 1 ? '' : 's'}, ` +
+    `total size ${formatDecimalBytes(stack.size)}, wasted ${formatDecimalBytes(stack.wastedBytes)}, efficiency ${formatPercent(stack.efficiency)}\n`
+  );
+}
+
+/** docker diff's letters: A added, C changed, D deleted. */
+export function diffLetter(change: string): string {
+  switch (change) {
+    case 'added':
+      return 'A';
+    case 'deleted':
+      return 'D';
+    default:
+      return 'C';
+  }
 }

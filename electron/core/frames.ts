@@ -20,13 +20,21 @@ export function encodeFrame(type: FrameType, payload: Uint8Array = new Uint8Arra
   return out;
 }
 
-/** Splits data into STDIN frames of at most the payload limit each. */
-export function encodeStdin(data: Uint8Array): Buffer[] {
-  const frames: Buffer[] = [];
+/**
+ * STDIN frames for data, at most the payload limit each, as the chunks to write in
+ * order: a 5-byte header, then a view of the caller's bytes (not a copy: uploads
+ * stream hundreds of megabytes through here; the caller must not reuse the buffer).
+ */
+export function encodeStdin(data: Uint8Array): Uint8Array[] {
+  const chunks: Uint8Array[] = [];
   for (let off = 0; off < data.length; off += MAX_FRAME_PAYLOAD) {
-    frames.push(encodeFrame(FrameType.Stdin, data.subarray(off, Math.min(data.length, off + MAX_FRAME_PAYLOAD))));
+    const payload = data.subarray(off, Math.min(data.length, off + MAX_FRAME_PAYLOAD));
+    const head = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
+    head.writeUInt8(FrameType.Stdin, 0);
+    head.writeUInt32BE(payload.length, 1);
+    chunks.push(head, payload);
   }
-  return frames;
+  return chunks;
 }
 
 export function encodeResize(rows: number, cols: number): Buffer {

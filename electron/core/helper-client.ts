@@ -7,6 +7,7 @@ import { encodeFrame, encodeResize, encodeStdin, FrameDecoder, FrameError } from
 import {
   FrameType,
   PROTOCOL_VERSION,
+  type BerthdEvent,
   type ErrorCode,
   type ExitInfo,
   type MethodName,
@@ -228,6 +229,8 @@ export interface StreamEvents {
   progress: [event: unknown];
   /** worker streams: the result, the last frame */
   result: [result: unknown];
+  /** events.subscribe: one change berthd reports */
+  event: [event: BerthdEvent];
   /** The stream ended normally: after EXIT or RESULT, or when a finite log has been sent. */
   end: [];
   error: [err: HelperError];
@@ -420,6 +423,11 @@ export class HelperStream<M extends StreamMethod = StreamMethod> extends EventEm
         case FrameType.Progress: {
           const ev = parseJsonPayload<unknown>(f.payload);
           if (ev !== null) this.emit('progress', ev);
+          break;
+        }
+        case FrameType.Event: {
+          const ev = parseJsonPayload<BerthdEvent>(f.payload);
+          if (ev !== null) this.emit('event', ev);
           break;
         }
         case FrameType.Result: {

@@ -37,6 +37,18 @@ export enum FrameType {
   Progress = 8,
   /** worker streams: the JSON result, the last frame */
   Result = 9,
+  /** events.subscribe: one JSON BerthdEvent */
+  Event = 10,
+}
+
+/** A change berthd reports to events.subscribe streams (docs/protocol.md, "Events"). */
+export interface BerthdEvent {
+  type: 'container' | 'image';
+  action: 'create' | 'start' | 'exit' | 'remove' | 'change';
+  /** the container id, or the image id ("" when a worker changed images it does not name) */
+  id: string;
+  /** RFC 3339 */
+  time: string;
 }
 
 export type NamespaceName = 'pid' | 'mount' | 'uts' | 'ipc' | 'net' | 'cgroup' | 'user';
@@ -131,6 +143,10 @@ export interface ImageConfig {
   Env?: string[];
   WorkingDir?: string;
   User?: string;
+  /** "80/tcp" -> {} */
+  ExposedPorts?: Record<string, Record<string, never>>;
+  Labels?: Record<string, string>;
+  StopSignal?: string;
 }
 
 export interface ImageDetails {
@@ -203,13 +219,152 @@ export interface TerminalSize {
   cols?: number;
 }
 
+/** image.blob.stat: is a blob (and, for a layer, its extracted tree) in the store? */
+export interface BlobStatParams {
+  digest: string;
+  /** When given and a layer type, `present` also needs the extracted tree. */
+  mediaType?: string;
+}
+export interface BlobStat {
+  present: boolean;
+  size?: number;
+  /** bytes kept of an interrupted upload (resume image.blob.put from here) */
+  partial: number;
+}
+
+/** image.blob.put (worker stream): the blob's bytes from `offset` come as STDIN frames. */
+export interface BlobPutParams {
+  digest: string;
+  size: number;
+  mediaType: string;
+  /** at most the `partial` of image.blob.stat */
+  offset?: number;
+}
+export interface BlobPutResult {
+  digest: string;
+  size: number;
+  /** layers only */
+  diffId?: string;
+}
+
+/** image.create: the last step of a pull; the exact manifest and config texts. */
+export interface ImageCreateParams {
+  manifest: string;
+  config: string;
+  ref?: string;
+  extraRefs?: string[];
+}
+
+/** image.layers / container.diff: what a layer adds, replaces and deletes. */
+export interface LayerFileCounts {
+  added: number;
+  /** entries that replace one of a lower layer (a directory over a directory is not counted) */
+  modified: number;
+  /** whiteouts; an opaque directory counts one per lower name it hides */
+  deleted: number;
+}
+export interface LayerFacts {
+  index: number;
+  digest: string;
+  diffId: string;
+  /** compressed */
+  size: number;
+  unpackedSize: number;
+  createdBy: string;
+  created: string;
+  comment: string;
+  files: LayerFileCounts;
+  /** bytes of lower-layer files this layer replaces or deletes */
+  shadowedBytes: number;
+  /** bytes of this layer's files that later layers replace or delete */
+  wastedBytes: number;
+}
+export interface HistoryEntry {
+  created: string;
+  createdBy: string;
+  comment: string;
+  emptyLayer: boolean;
+  layer: number | null;
+}
+export interface ImageLayers {
+  id: string;
+  size: number;
+  wastedBytes: number;
+  /** 1 - wastedBytes / size (1 when size is 0) */
+  efficiency: number;
+  layers: LayerFacts[];
+  history: HistoryEntry[];
+}
+
+export type TreeEntryType = 'file' | 'dir' | 'symlink' | 'char' | 'block' | 'fifo' | 'socket';
+export type TreeChange = 'added' | 'modified' | 'deleted' | 'opaque' | 'unchanged';
+export interface TreeEntry {
+  name: string;
+  type: TreeEntryType;
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  linkTarget?: string;
+  change: TreeChange;
+}
+export interface TreeParams {
+  path?: string;
+  offset?: number;
+  /** default 500, at most 5000 */
+  limit?: number;
+}
+export interface TreeListing {
+  path: string;
+  total: number;
+  offset: number;
+  entries: TreeEntry[];
+}
+
+/** container.diff: the container's writable layer, docker diff style. */
+export interface ContainerDiff {
+  unpackedSize: number;
+  files: LayerFileCounts;
+  shadowedBytes: number;
+  /** sorted by path, at most 10,000 */
+  changes: { path: string; change: 'added' | 'modified' | 'deleted'; size: number }[];
+  /** every change, also those past the 10,000 listed */
+  totalChanges: number;
+}
+
+/** container.commit (worker stream) */
+export interface CommitParams {
+  ref: string;
+  /** NAME[:TAG] for the new image; untagged when absent */
+  image?: string;
+  message?: string;
+  author?: string;
+  /** changes to the image config, as for image.import */
+  config?: ImageConfig;
+}
+
+export type ImageImportFormat = 'auto' | 'oci' | 'oci-archive' | 'docker-archive' | 'rootfs';
+/** image.import: `ref` is required for `rootfs` and names the one image of an archive otherwise. */
+export interface ImageImportParams {
+  path: string;
+  format?: ImageImportFormat;
+  ref?: string;
+  config?: ImageConfig;
+}
+
 /** Every method: its params and its result. */
 export interface HelperMethods {
   hello: { params: Record<string, never>; result: HelloResult };
   'image.list': { params: Record<string, never>; result: { images: ImageSummary[] } };
   'image.inspect': { params: { ref: string }; result: ImageDetails };
-  'image.import': { params: { path: string; format: 'rootfs'; ref: string; config?: ImageConfig }; result: ImageSummary };
-  'image.remove': { params: { ref: string; force?: boolean }; result: { removed: string[] } };
+  'image.import': { params: ImageImportParams; result: { images: ImageSummary[] } };
+  'image.remove': { params: { ref: string; force?: boolean }; result: { removed: string[]; untagged?: string[] } };
+  'image.save': { params: { refs: string[]; path: string; format?: 'oci-archive' }; result: { path: string; size: number } };
+  'image.tag': { params: { ref: string; target: string }; result: ImageSummary };
+  'image.prune': { params: { all?: boolean }; result: { removed: string[]; reclaimedBytes: number } };
+  'image.blob.stat': { params: BlobStatParams; result: BlobStat };
+  'image.blob.put': { params: BlobPutParams; result: BlobPutResult };
+  'image.create': { params: ImageCreateParams; result: ImageSummary };
   'container.create': { params: ContainerSpec; result: ContainerInfo };
   'container.start': { params: { ref: string; attach?: boolean } & TerminalSize; result: ContainerInfo & Partial<StreamMarker> };
   'container.run': { params: ContainerSpec & { attach?: boolean } & TerminalSize; result: ContainerInfo & Partial<StreamMarker> };
@@ -223,6 +378,13 @@ export interface HelperMethods {
   'container.logs': { params: { ref: string; follow?: boolean; tail?: number }; result: StreamMarker };
   'container.stats': { params: { ref: string }; result: Stats };
   'container.top': { params: { ref: string }; result: { processes: TopProcess[] } };
+  'image.layers': { params: { ref: string }; result: ImageLayers };
+  'image.tree': { params: { ref: string; layer: number } & TreeParams; result: TreeListing };
+  'container.diff': { params: { ref: string }; result: ContainerDiff };
+  'container.tree': { params: { ref: string } & TreeParams; result: TreeListing };
+  'container.commit': { params: CommitParams; result: ImageSummary };
+  'container.export': { params: { ref: string; path: string }; result: { path: string; size: number } };
+  'events.subscribe': { params: Record<string, never>; result: StreamMarker };
 }
 
 export type MethodName = keyof HelperMethods;
@@ -236,6 +398,10 @@ export type ResultOf<M extends MethodName> = HelperMethods[M]['result'];
  */
 export interface WorkerMethods {
   'image.import': WorkerProgress;
+  'image.save': WorkerProgress;
+  'image.blob.put': WorkerProgress;
+  'container.commit': WorkerProgress;
+  'container.export': WorkerProgress;
 }
 export type WorkerMethod = keyof WorkerMethods & MethodName;
 
@@ -246,11 +412,13 @@ export interface WorkerProgress {
   item?: string;
   done?: number;
   total?: number;
+  /** entries written so far (container.commit, container.export) */
+  entries?: number;
   message?: string;
 }
 
 /** Methods whose reply may upgrade the connection to frames. */
-export type StreamMethod = 'container.start' | 'container.run' | 'container.exec' | 'container.logs' | WorkerMethod;
+export type StreamMethod = 'container.start' | 'container.run' | 'container.exec' | 'container.logs' | 'events.subscribe' | WorkerMethod;
 
 export interface Request<M extends MethodName = MethodName> {
   v: number;

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "events.h"
 #include "image.h"
 #include "names.h"
 #include "procs.h"
@@ -411,6 +412,7 @@ static bool container_exited(struct ctr_store *st, struct container *c, bool mon
     snprintf(code, sizeof code, "%d", c->exit_code);
   berthd_log("container %.12s (%s) exited: reason %s, exit code %s%s%s", c->spec.id, c->spec.name,
              c->exit_reason, code, c->exit_signal[0] ? ", signal " : "", c->exit_signal);
+  events_emit("container", "exit", c->spec.id);
   fire_waiters(st, c);
   if (c->spec.auto_remove && !c->removing) {
     if (destroy(st, c, &err) == 0)
@@ -959,6 +961,7 @@ int ctr_create(struct ctr_store *st, json_object *params, bool with_attach, stru
   json_object_put(cfg);
   link_container(st, c);
   berthd_log("container %.12s (%s) created from %s", c->spec.id, c->spec.name, c->spec.image_ref);
+  events_emit("container", "create", c->spec.id);
   *out = c;
   return 0;
 }
@@ -1042,6 +1045,7 @@ int ctr_start(struct ctr_store *st, struct container *c, int attach_fd,
     berthd_log("container %.12s: %s", c->spec.id, e2.msg);
   berthd_log("container %.12s (%s) started: init pid %d, monitor pid %d", c->spec.id, c->spec.name,
              (int)c->init_pid, (int)c->monitor_pid);
+  events_emit("container", "start", c->spec.id);
   return 0;
 }
 
@@ -1099,6 +1103,7 @@ static int destroy(struct ctr_store *st, struct container *c, berr_t *err) {
     return berr_wrap(err, "remove container %.12s", c->spec.id);
   }
   berthd_log("container %.12s (%s) removed", c->spec.id, c->spec.name);
+  events_emit("container", "remove", c->spec.id);
   unlink_container(st, c);
   container_free(c);
   return 0;

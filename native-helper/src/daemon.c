@@ -6,11 +6,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "blob.h"
 #include "cgroup.h"
+#include "commit.h"
 #include "container.h"
+#include "events.h"
 #include "image.h"
+#include "layerfacts.h"
 #include "protocol.h"
 #include "runtime.h"
 #include "server.h"
@@ -142,30 +147,130 @@ static enum outcome spawn_worker(struct call *c, worker_fn fn, berr_t *err) {
   return worker_spawn(c->conn, c->id, fn, &w, err) < 0 ? FAIL : DONE;
 }
 
+/* image_progress_fn for a worker: PROGRESS frames to its client. */
+static int worker_image_progress(void *ctx, json_object *ev, berr_t *err) {
+  return worker_progress(ctx, ev, err);
+}
+
 static int w_image_import(struct worker *wk, void *arg, json_object **result, berr_t *err) {
-  (void)wk;
   struct work *w = arg;
-  const char *path, *ref;
+  const char *path, *ref, *format;
   json_object *config;
   if (param_string(w->params, "path", true, &path, err) < 0 ||
-      param_string(w->params, "ref", true, &ref, err) < 0 ||
+      param_string(w->params, "ref", false, &ref, err) < 0 ||
+      param_string(w->params, "format", false, &format, err) < 0 ||
       param_object(w->params, "config", &config, err) < 0)
     return -1;
-  return image_import_rootfs(w->d->opts->root, path, ref, config, result, err);
+  return image_import(w->d->opts->root, path, format, ref, config, worker_image_progress, wk, result, err);
 }
 
 static enum outcome m_image_import(struct call *c, json_object **result, berr_t *err) {
   static const char *const keys[] = {"path", "format", "ref", "config", NULL};
-  const char *format;
+  static const char *const formats[] = {"auto", "oci", "oci-archive", "docker-archive", "rootfs", NULL};
+  const char *path, *format, *ref;
+  json_object *config;
   (void)result;
   if (check_keys(c, "image.import", keys, err) == FAIL ||
-      param_string(c->params, "format", false, &format, err) < 0)
+      param_string(c->params, "path", true, &path, err) < 0 ||
+      param_string(c->params, "format", false, &format, err) < 0 ||
+      param_string(c->params, "ref", false, &ref, err) < 0 ||
+      param_object(c->params, "config", &config, err) < 0)
     return FAIL;
-  if (format && strcmp(format, "rootfs")) {
-    berr_set(err, BERR_INVALID, "image.import knows the format \"rootfs\" only, not \"%.32s\"", format);
+  bool known = !format;
+  for (size_t i = 0; format && formats[i]; i++)
+    known |= !strcmp(format, formats[i]);
+  if (!known) {
+    berr_set(err, BERR_INVALID,
+             "image.import: unknown format \"%.32s\" (auto, oci, oci-archive, docker-archive or rootfs)", format);
+    return FAIL;
+  }
+  if (path[0] != '/') {
+    berr_set(err, BERR_BAD_REQUEST, "image.import: `path` must be an absolute path on the helper's machine");
     return FAIL;
   }
   return spawn_worker(c, w_image_import, err);
+}
+
+static int w_image_save(struct worker *wk, void *arg, json_object **result, berr_t *err) {
+  struct work *w = arg;
+  const char *path;
+  char **refs = NULL;
+  if (param_string(w->params, "path", true, &path, err) < 0 || param_strv(w->params, "refs", &refs, err) < 0)
+    return -1;
+  int r = image_save(w->d->opts->root, (const char *const *)refs, path, worker_image_progress, wk, result, err);
+  strv_free(refs);
+  return r;
+}
+
+static enum outcome m_image_save(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {"refs", "path", "format", NULL};
+  const char *path, *format;
+  char **refs = NULL;
+  (void)result;
+  if (check_keys(c, "image.save", keys, err) == FAIL ||
+      param_string(c->params, "path", true, &path, err) < 0 ||
+      param_string(c->params, "format", false, &format, err) < 0 ||
+      param_strv(c->params, "refs", &refs, err) < 0)
+    return FAIL;
+  size_t n = strv_len(refs);
+  strv_free(refs);
+  if (format && strcmp(format, "oci-archive")) {
+    berr_set(err, BERR_INVALID, "image.save: unknown format \"%.32s\" (oci-archive)", format);
+    return FAIL;
+  }
+  if (n == 0) {
+    berr_set(err, BERR_BAD_REQUEST, "image.save: `refs` must name at least one image");
+    return FAIL;
+  }
+  if (path[0] != '/') {
+    berr_set(err, BERR_BAD_REQUEST, "image.save: `path` must be an absolute path on the helper's machine");
+    return FAIL;
+  }
+  if (access(path, F_OK) == 0) {
+    berr_set(err, BERR_CONFLICT, "image.save: `%s` exists; give a new path", path);
+    return FAIL;
+  }
+  return spawn_worker(c, w_image_save, err);
+}
+
+static enum outcome m_image_tag(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {"ref", "target", NULL};
+  const char *ref, *target;
+  if (check_keys(c, "image.tag", keys, err) == FAIL || param_string(c->params, "ref", true, &ref, err) < 0 ||
+      param_string(c->params, "target", true, &target, err) < 0)
+    return FAIL;
+  return image_tag(c->d->opts->root, ref, target, result, err) < 0 ? FAIL : REPLY;
+}
+
+static enum outcome m_image_prune(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {"all", NULL};
+  bool all;
+  if (check_keys(c, "image.prune", keys, err) == FAIL || param_bool(c->params, "all", false, &all, err) < 0)
+    return FAIL;
+  return image_prune(c->d->opts->root, all, ctr_image_in_use, c->d->store, result, err) < 0 ? FAIL : REPLY;
+}
+
+/* ---- registry pulls (blob.c): the client fetches, berthd verifies and stores */
+static enum outcome m_image_blob_stat(struct call *c, json_object **result, berr_t *err) {
+  return blob_stat(c->d->opts->root, c->params, result, err) < 0 ? FAIL : REPLY;
+}
+
+static struct blob_put_req put_req; /* read in the worker only, right after the fork */
+
+static int w_image_blob_put(struct worker *wk, void *arg, json_object **result, berr_t *err) {
+  struct work *w = arg;
+  return blob_put(wk, w->d->opts->root, &put_req, result, err);
+}
+
+static enum outcome m_image_blob_put(struct call *c, json_object **result, berr_t *err) {
+  (void)result;
+  if (blob_put_parse(c->params, &put_req, err) < 0)
+    return FAIL;
+  return spawn_worker(c, w_image_blob_put, err);
+}
+
+static enum outcome m_image_create(struct call *c, json_object **result, berr_t *err) {
+  return blob_image_create(c->d->opts->root, c->params, result, err) < 0 ? FAIL : REPLY;
 }
 
 static enum outcome m_image_remove(struct call *c, json_object **result, berr_t *err) {
@@ -354,6 +459,231 @@ static enum outcome m_top(struct call *c, json_object **result, berr_t *err) {
   return ctr_top(c->d->store, ctr, result, err) < 0 ? FAIL : REPLY;
 }
 
+/* ---- layer facts, commit, export (layerfacts.h, commit.h) ---------------------- */
+
+static enum outcome m_image_layers(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {"ref", NULL};
+  const char *ref;
+  if (check_keys(c, "image.layers", keys, err) == FAIL ||
+      param_string(c->params, "ref", true, &ref, err) < 0)
+    return FAIL;
+  return facts_image_layers(c->d->opts->root, ref, result, err) < 0 ? FAIL : REPLY;
+}
+
+static int tree_params(struct call *c, const char **path, int64_t *offset, int64_t *limit, berr_t *err) {
+  if (param_string(c->params, "path", false, path, err) < 0 ||
+      param_int(c->params, "offset", 0, 0, INT32_MAX, offset, NULL, err) < 0 ||
+      param_int(c->params, "limit", FACTS_TREE_DEFAULT_LIMIT, 1, FACTS_TREE_MAX_LIMIT, limit, NULL, err) < 0)
+    return -1;
+  return 0;
+}
+
+static enum outcome m_image_tree(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {"ref", "layer", "path", "offset", "limit", NULL};
+  const char *ref, *path;
+  int64_t layer, offset, limit;
+  bool given;
+  if (check_keys(c, "image.tree", keys, err) == FAIL ||
+      param_string(c->params, "ref", true, &ref, err) < 0 ||
+      param_int(c->params, "layer", 0, 0, INT32_MAX, &layer, &given, err) < 0 ||
+      tree_params(c, &path, &offset, &limit, err) < 0)
+    return FAIL;
+  if (!given) {
+    berr_set(err, BERR_BAD_REQUEST, "image.tree: `layer` (the layer's index, base 0) is required");
+    return FAIL;
+  }
+  return facts_image_tree(c->d->opts->root, ref, layer, path, offset, limit, result, err) < 0 ? FAIL : REPLY;
+}
+
+/* A container's overlay dirs, from its ContainerInfo. */
+struct ctr_dirs {
+  json_object *info;
+  const char *upper, *image_id;
+  char **lowers;
+};
+
+static void ctr_dirs_free(struct ctr_dirs *d) {
+  strv_free(d->lowers);
+  json_object_put(d->info);
+  memset(d, 0, sizeof *d);
+}
+
+static int ctr_dirs_of(struct ctr_store *st, const char *ref, struct ctr_dirs *d, berr_t *err) {
+  memset(d, 0, sizeof *d);
+  struct container *ctr;
+  if (ctr_find(st, ref, &ctr, err) < 0)
+    return -1;
+  d->info = ctr_info(st, ctr, false);
+  json_object *rootfs = json_object_object_get(d->info, "rootfs");
+  json_object *upper = rootfs ? json_object_object_get(rootfs, "upper") : NULL;
+  json_object *image = json_object_object_get(d->info, "imageId");
+  if (!upper || !image || strv_from_json(json_object_object_get(rootfs, "lower"), &d->lowers, "lower", err) < 0) {
+    ctr_dirs_free(d);
+    return berr_set(err, BERR_INTERNAL, "container %.12s has no overlay dirs on record", ref);
+  }
+  d->upper = json_object_get_string(upper);
+  d->image_id = json_object_get_string(image);
+  return 0;
+}
+
+static enum outcome m_container_diff(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {"ref", NULL};
+  const char *ref;
+  struct ctr_dirs d;
+  if (check_keys(c, "container.diff", keys, err) == FAIL ||
+      param_string(c->params, "ref", true, &ref, err) < 0 || ctr_dirs_of(c->d->store, ref, &d, err) < 0)
+    return FAIL;
+  int r = facts_container_diff(d.upper, d.lowers, result, err);
+  ctr_dirs_free(&d);
+  return r < 0 ? FAIL : REPLY;
+}
+
+static enum outcome m_container_tree(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {"ref", "path", "offset", "limit", NULL};
+  const char *ref, *path;
+  int64_t offset, limit;
+  struct ctr_dirs d;
+  if (check_keys(c, "container.tree", keys, err) == FAIL ||
+      param_string(c->params, "ref", true, &ref, err) < 0 || tree_params(c, &path, &offset, &limit, err) < 0 ||
+      ctr_dirs_of(c->d->store, ref, &d, err) < 0)
+    return FAIL;
+  int r = facts_tree(d.upper, d.lowers, path, offset, limit, result, err);
+  ctr_dirs_free(&d);
+  return r < 0 ? FAIL : REPLY;
+}
+
+static int worker_progress_cb(void *ctx, json_object *ev, berr_t *err) {
+  return worker_progress(ctx, ev, err);
+}
+
+static int w_container_commit(struct worker *wk, void *arg, json_object **result, berr_t *err) {
+  struct work *w = arg;
+  const char *ref, *image, *message, *author;
+  json_object *config;
+  struct ctr_dirs d;
+  if (param_string(w->params, "ref", true, &ref, err) < 0 ||
+      param_string(w->params, "image", false, &image, err) < 0 ||
+      param_string(w->params, "message", false, &message, err) < 0 ||
+      param_string(w->params, "author", false, &author, err) < 0 ||
+      param_object(w->params, "config", &config, err) < 0 || ctr_dirs_of(w->d->store, ref, &d, err) < 0)
+    return -1;
+  struct commit_request req = {.image_id = d.image_id, .upper = d.upper, .ref = image,
+                               .message = message, .author = author, .config = config};
+  int r = commit_container(w->d->opts->root, &req, result, worker_progress_cb, wk, err);
+  ctr_dirs_free(&d);
+  return r;
+}
+
+static enum outcome m_container_commit(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {"ref", "image", "message", "author", "config", NULL};
+  const char *ref, *image, *message, *author;
+  json_object *config;
+  struct container *ctr;
+  (void)result;
+  if (check_keys(c, "container.commit", keys, err) == FAIL ||
+      param_string(c->params, "ref", true, &ref, err) < 0 ||
+      param_string(c->params, "image", false, &image, err) < 0 ||
+      param_string(c->params, "message", false, &message, err) < 0 ||
+      param_string(c->params, "author", false, &author, err) < 0 ||
+      param_object(c->params, "config", &config, err) < 0 || ctr_find(c->d->store, ref, &ctr, err) < 0 ||
+      commit_check_params(image, config, err) < 0)
+    return FAIL;
+  if ((message && strlen(message) > 65536) || (author && strlen(author) > 1024)) {
+    berr_set(err, BERR_INVALID, "container.commit: `message` is at most 65536 bytes, `author` 1024");
+    return FAIL;
+  }
+  return spawn_worker(c, w_container_commit, err);
+}
+
+static int w_container_export(struct worker *wk, void *arg, json_object **result, berr_t *err) {
+  struct work *w = arg;
+  const char *ref, *path;
+  struct ctr_dirs d;
+  if (param_string(w->params, "ref", true, &ref, err) < 0 ||
+      param_string(w->params, "path", true, &path, err) < 0 || ctr_dirs_of(w->d->store, ref, &d, err) < 0)
+    return -1;
+  int r = export_rootfs(w->d->opts->root, d.lowers, d.upper, path, result, worker_progress_cb, wk, err);
+  ctr_dirs_free(&d);
+  return r;
+}
+
+static enum outcome m_container_export(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {"ref", "path", NULL};
+  const char *ref, *path;
+  struct container *ctr;
+  (void)result;
+  if (check_keys(c, "container.export", keys, err) == FAIL ||
+      param_string(c->params, "ref", true, &ref, err) < 0 ||
+      param_string(c->params, "path", true, &path, err) < 0 || ctr_find(c->d->store, ref, &ctr, err) < 0)
+    return FAIL;
+  if (path[0] != '/') {
+    berr_set(err, BERR_BAD_REQUEST, "container.export: `path` must be an absolute path on the helper's machine");
+    return FAIL;
+  }
+  if (access(path, F_OK) == 0 || errno != ENOENT) {
+    berr_set(err, BERR_CONFLICT, "container.export: `%s` exists; give a new path", path);
+    return FAIL;
+  }
+  return spawn_worker(c, w_container_export, err);
+}
+
+/* ---- change events (events.h) ------------------------------------------------ */
+
+static enum outcome m_events_subscribe(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {NULL};
+  (void)result;
+  if (check_keys(c, "events.subscribe", keys, err) == FAIL || events_subscribe(c->conn, c->id, err) < 0)
+    return FAIL;
+  return DONE;
+}
+
+/* Workers whose successful end changes the image list; told apart from the
+ * other children (monitors, exec sessions, log streamers) by pid. */
+#define MAX_IMAGE_WORKERS 64
+static pid_t image_workers[MAX_IMAGE_WORKERS];
+
+static void note_image_worker(const char *method) {
+  if (strcmp(method, "image.import") && strcmp(method, "container.commit"))
+    return;
+  pid_t pid = worker_last_pid();
+  for (int i = 0; i < MAX_IMAGE_WORKERS; i++)
+    if (!image_workers[i]) {
+      image_workers[i] = pid;
+      return;
+    }
+  /* full: this worker's end shows up at the subscribers' next resync instead */
+}
+
+static void on_child(void *ctx, pid_t pid, int status) {
+  (void)ctx;
+  for (int i = 0; i < MAX_IMAGE_WORKERS; i++)
+    if (image_workers[i] == pid) {
+      image_workers[i] = 0;
+      if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        events_emit("image", "change", NULL);
+      return;
+    }
+}
+
+/* Image events for the methods that change the image list in the daemon itself. */
+static void image_events_after(const char *method, json_object *result) {
+  json_object *id = result ? json_object_object_get(result, "id") : NULL;
+  if (!strcmp(method, "image.remove")) {
+    json_object *removed = json_object_object_get(result, "removed");
+    size_t n = removed && json_object_is_type(removed, json_type_array) ? json_object_array_length(removed) : 0;
+    for (size_t i = 0; i < n; i++)
+      events_emit("image", "remove", json_object_get_string(json_object_array_get_idx(removed, i)));
+    if (n == 0)
+      events_emit("image", "change", NULL); /* only untagged */
+  } else if (!strcmp(method, "image.tag")) {
+    events_emit("image", "change", id ? json_object_get_string(id) : NULL);
+  } else if (!strcmp(method, "image.create")) {
+    events_emit("image", "create", id ? json_object_get_string(id) : NULL);
+  } else if (!strcmp(method, "image.prune")) {
+    events_emit("image", "change", NULL);
+  }
+}
+
 static const struct {
   const char *name;
   method_fn fn;
@@ -363,6 +693,12 @@ static const struct {
     {"image.inspect", m_image_inspect},
     {"image.import", m_image_import},
     {"image.remove", m_image_remove},
+    {"image.save", m_image_save},
+    {"image.tag", m_image_tag},
+    {"image.prune", m_image_prune},
+    {"image.blob.stat", m_image_blob_stat},
+    {"image.blob.put", m_image_blob_put},
+    {"image.create", m_image_create},
     {"container.create", m_create},
     {"container.start", m_start},
     {"container.run", m_run},
@@ -376,6 +712,13 @@ static const struct {
     {"container.logs", m_logs},
     {"container.stats", m_stats},
     {"container.top", m_top},
+    {"image.layers", m_image_layers},
+    {"image.tree", m_image_tree},
+    {"container.diff", m_container_diff},
+    {"container.tree", m_container_tree},
+    {"container.commit", m_container_commit},
+    {"container.export", m_container_export},
+    {"events.subscribe", m_events_subscribe},
 };
 #define N_METHODS (sizeof methods / sizeof methods[0])
 
@@ -406,6 +749,7 @@ static void on_line(void *ctx, struct conn *conn, const char *line, size_t len) 
   json_object *result = NULL;
   switch (fn(&call, &result, &err)) {
   case REPLY:
+    image_events_after(req.method, result);
     conn_send(conn, proto_reply_ok(req.id, result));
     break;
   case FAIL:
@@ -413,6 +757,7 @@ static void on_line(void *ctx, struct conn *conn, const char *line, size_t len) 
     conn_send(conn, proto_reply_error(req.id, &err));
     break;
   case DONE:
+    note_image_worker(req.method);
     json_object_put(result);
     break;
   }
@@ -471,6 +816,8 @@ int daemon_run(const struct daemon_opts *opts, berr_t *err) {
    * must keep its containers to itself */
   if (server_open(&d.srv, &sc, err) < 0)
     goto out;
+  events_init(d.srv);
+  server_on_child(d.srv, on_child, &d);
   struct ctr_store_config cc = {
       .root = opts->root, .cg_env = &d.cg_env, .log_max_bytes = opts->log_max_bytes, .srv = d.srv};
   if (ctr_store_open(&d.store, &cc, err) < 0) {
@@ -485,6 +832,7 @@ int daemon_run(const struct daemon_opts *opts, berr_t *err) {
   }
   ret = server_run(d.srv, err);
 out:
+  events_close();
   ctr_store_close(d.store);
   server_close(d.srv);
   cgroup_env_free(&d.cg_env);

@@ -32,6 +32,8 @@ const char *layer_media_type(enum layer_compression c) {
   switch (c) {
   case LAYER_GZIP: return "application/vnd.oci.image.layer.v1.tar+gzip";
   case LAYER_ZSTD: return "application/vnd.oci.image.layer.v1.tar+zstd";
+  case LAYER_BZIP2: return "application/vnd.oci.image.layer.v1.tar+bzip2";
+  case LAYER_XZ: return "application/vnd.oci.image.layer.v1.tar+xz";
   case LAYER_PLAIN: break;
   }
   return "application/vnd.oci.image.layer.v1.tar";
@@ -97,6 +99,8 @@ static la_ssize_t source_cb(struct archive *a, void *ud, const void **buf) {
 struct stream { /* the uncompressed tar: diffID */
   struct archive *raw;
   struct digest diff;
+  bool plain;      /* no compression: the tar is the file, its diffID the blob digest */
+  uint64_t bytes;  /* bytes of the uncompressed tar */
   char *buf;
 };
 
@@ -109,7 +113,9 @@ static la_ssize_t stream_cb(struct archive *a, void *ud, const void **buf) {
     return -1;
   }
   berr_t e;
-  if (r > 0 && digest_update(&m->diff, m->buf, (size_t)r, &e) < 0) {
+  if (r > 0)
+    m->bytes += (uint64_t)r;
+  if (r > 0 && !m->plain && digest_update(&m->diff, m->buf, (size_t)r, &e) < 0) {
     archive_set_error(a, EIO, "%s", e.msg);
     return -1;
   }
@@ -378,6 +384,8 @@ static int unpack_in_child(int fd, int copy_fd, int64_t max_bytes, struct layer_
 
   archive_read_support_filter_gzip(raw);
   archive_read_support_filter_zstd(raw);
+  archive_read_support_filter_bzip2(raw);
+  archive_read_support_filter_xz(raw);
   archive_read_support_format_raw(raw);
   if (archive_read_open(raw, &src, NULL, source_cb, NULL) != ARCHIVE_OK) {
     berr_set(err, BERR_INVALID, "not a tarball: %s", archive_error_string(raw));
@@ -394,12 +402,15 @@ static int unpack_in_child(int fd, int copy_fd, int64_t max_bytes, struct layer_
   case ARCHIVE_FILTER_NONE: res->compression = LAYER_PLAIN; break;
   case ARCHIVE_FILTER_GZIP: res->compression = LAYER_GZIP; break;
   case ARCHIVE_FILTER_ZSTD: res->compression = LAYER_ZSTD; break;
+  case ARCHIVE_FILTER_BZIP2: res->compression = LAYER_BZIP2; break;
+  case ARCHIVE_FILTER_XZ: res->compression = LAYER_XZ; break;
   default:
-    berr_set(err, BERR_INVALID, "unsupported compression `%s` (plain, gzip or zstd tarballs only)",
+    berr_set(err, BERR_INVALID, "unsupported compression `%s` (plain, gzip, zstd, bzip2 or xz tarballs only)",
              archive_filter_name(raw, 0));
     goto out;
   }
   mid.raw = raw;
+  mid.plain = res->compression == LAYER_PLAIN;
 
   archive_read_support_format_tar(tar);
   if (archive_read_open(tar, &mid, NULL, stream_cb, NULL) != ARCHIVE_OK) {
@@ -454,9 +465,12 @@ static int unpack_in_child(int fd, int copy_fd, int64_t max_bytes, struct layer_
       break;
   }
   res->blob_size = src.blob.bytes;
-  res->tar_size = mid.diff.bytes;
-  if (digest_final(&src.blob, res->blob_digest, err) < 0 ||
-      digest_final(&mid.diff, res->diff_id, err) < 0)
+  res->tar_size = mid.bytes;
+  if (digest_final(&src.blob, res->blob_digest, err) < 0)
+    goto out;
+  if (mid.plain)
+    memcpy(res->diff_id, res->blob_digest, sizeof res->diff_id); /* hashed once */
+  else if (digest_final(&mid.diff, res->diff_id, err) < 0)
     goto out;
   ret = 0;
 out:

@@ -13,7 +13,9 @@
 
 #define LAYER_DEFAULT_MAX_BYTES (8LL << 30)
 
-enum layer_compression { LAYER_PLAIN, LAYER_GZIP, LAYER_ZSTD };
+/* bzip2 and xz have no OCI media type (layer_media_type gives "tar+bzip2",
+ * "tar+xz"): rootfs imports store such a tarball decompressed. */
+enum layer_compression { LAYER_PLAIN, LAYER_GZIP, LAYER_ZSTD, LAYER_BZIP2, LAYER_XZ };
 
 struct layer_result {
   char blob_digest[DIGEST_STR_LEN + 1]; /* sha256 of the file's bytes */

@@ -70,6 +70,8 @@ struct server {
   dev_t sock_dev;
   ino_t sock_ino;
   bool bound, stop;
+  server_child_fn on_child;
+  void *on_child_ctx;
 };
 
 void berthd_log(const char *fmt, ...) {
@@ -655,13 +657,20 @@ void server_unwatch(struct server *s, int fd) {
 
 /* ---- the loop ---------------------------------------------------------------- */
 
-static void reap_children(void) {
+void server_on_child(struct server *s, server_child_fn fn, void *ctx) {
+  s->on_child = fn;
+  s->on_child_ctx = ctx;
+}
+
+static void reap_children(struct server *s) {
   /* Monitors are also watched through pidfds; whoever gets there first reaps. */
   for (;;) {
     int status;
     pid_t p = waitpid(-1, &status, WNOHANG);
     if (p <= 0)
       break;
+    if (s->on_child)
+      s->on_child(s->on_child_ctx, p, status);
   }
 }
 
@@ -673,7 +682,7 @@ static void handle_signals(struct server *s) {
       break;
     switch (si.ssi_signo) {
     case SIGCHLD:
-      reap_children();
+      reap_children(s);
       break;
     case SIGTERM:
     case SIGINT:

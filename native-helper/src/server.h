@@ -38,6 +38,11 @@ int server_run(struct server *s, berr_t *err);
 /* Closes every connection and the socket, and unlinks it if it is still ours. */
 void server_close(struct server *s);
 
+/* Called for every child reaped on SIGCHLD with its wait status (monitors
+ * reaped through their pidfds first do not come here). */
+typedef void (*server_child_fn)(void *ctx, pid_t pid, int status);
+void server_on_child(struct server *s, server_child_fn fn, void *ctx);
+
 /* Extra fds in the loop (EPOLLIN). fn is not called again after unwatch,
  * even for events already collected in the same round. */
 int server_watch(struct server *s, int fd, server_fd_fn fn, void *ctx, berr_t *err);

@@ -81,6 +81,9 @@ static void child(int fd, json_object *id, worker_fn fn, void *arg) {
   _exit(rc == 0 ? 0 : 1);
 }
 
+static pid_t last_pid;
+pid_t worker_last_pid(void) { return last_pid; }
+
 int worker_spawn(struct conn *c, json_object *id, worker_fn fn, void *arg, berr_t *err) {
   pid_t pid = fork();
   if (pid < 0)
@@ -96,6 +99,7 @@ int worker_spawn(struct conn *c, json_object *id, worker_fn fn, void *arg, berr_
     (void)fcntl(3, F_SETFD, FD_CLOEXEC);
     child(3, id, fn, arg);
   }
+  last_pid = pid;
   conn_release(c);
   return 0;
 }

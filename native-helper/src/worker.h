@@ -11,6 +11,7 @@
 
 #include <json-c/json.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "error.h"
 #include "stream.h"
@@ -30,6 +31,9 @@ typedef int (*worker_fn)(struct worker *w, void *arg, json_object **result, berr
  * of the daemon's but the connection (and stderr). The parent forgets the
  * connection. arg is used in the child only (its copy of memory). */
 int worker_spawn(struct conn *c, json_object *id, worker_fn fn, void *arg, berr_t *err);
+/* The pid of the worker the last successful worker_spawn forked (the daemon
+ * tells image-changing workers' exits from other children's by it). */
+pid_t worker_last_pid(void);
 
 /* One PROGRESS frame (consumes ev). Fails when the client has gone. */
 int worker_progress(struct worker *w, json_object *ev, berr_t *err);

@@ -192,8 +192,92 @@ describe('import --change', () => {
     expect(c).toEqual({ Cmd: ['/bin/sh', '-c', 'echo hi'], Entrypoint: ['/bin/sh', '-c'], Env: ['GREETING=hello world'], WorkingDir: '/srv', User: '1000:1000' });
   });
   it('refuses the rest', () => {
-    expect(() => applyChange({}, 'EXPOSE 80')).toThrow(/not supported/);
+    expect(() => applyChange({}, 'HEALTHCHECK NONE')).toThrow(/not supported/);
+    expect(() => applyChange({}, 'EXPOSE eighty')).toThrow(/PORT/);
     expect(() => applyChange({}, 'CMD ["sh", 1]')).toThrow(/array of strings/);
     expect(() => applyChange({}, 'CMD')).toThrow(UsageError);
+  });
+});
+
+describe('--change: EXPOSE, LABEL, STOPSIGNAL', () => {
+  it('fills the OCI config names', () => {
+    const c = {};
+    applyChange(c, 'EXPOSE 80 53/udp');
+    applyChange(c, 'LABEL a=1 "b"=x desc="two words"');
+    applyChange(c, 'STOPSIGNAL SIGQUIT');
+    applyChange(c, 'ENV A=1 B="x y"');
+    expect(c).toEqual({
+      ExposedPorts: { '80/tcp': {}, '53/udp': {} },
+      Labels: { a: '1', b: 'x', desc: 'two words' },
+      StopSignal: 'SIGQUIT',
+      Env: ['A=1', 'B=x y'],
+    });
+  });
+  it('names the verb in its errors', () => {
+    expect(() => applyChange({}, 'FROM x', 'commit')).toThrow(UsageError);
+    try {
+      applyChange({}, 'FROM x', 'commit');
+    } catch (e) {
+      expect((e as UsageError).verb).toBe('commit');
+    }
+  });
+});
+
+describe('image verbs', () => {
+  it('pull', () => {
+    expect(parse(['pull', 'busybox'])).toEqual({ verb: 'pull', ref: 'busybox', insecure: false, quiet: false });
+    expect(parse(['pull', '--insecure', '-q', '--authfile', 'auth.json', 'r:5000/x:1'])).toEqual({
+      verb: 'pull',
+      ref: 'r:5000/x:1',
+      insecure: true,
+      quiet: true,
+      authFile: '/home/u/auth.json',
+    });
+    expect(() => parse(['pull'])).toThrow(/pull needs an IMAGE/);
+    expect(() => parse(['pull', 'a', 'b'])).toThrow(/takes no argument 'b'/);
+  });
+  it('load, import, save', () => {
+    expect(parse(['load', '-i', 'img.tar'])).toEqual({ verb: 'load', file: '/home/u/img.tar', quiet: false });
+    expect(parse(['load', '--input=/x/img.tar', '-q'])).toEqual({ verb: 'load', file: '/x/img.tar', quiet: true });
+    expect(parse(['load'])).toEqual({ verb: 'load', quiet: false });
+    expect(parse(['import', 'root.tgz'])).toEqual({ verb: 'import', file: '/home/u/root.tgz', config: {} });
+    expect(parse(['save', '-o', 'out.tar', 'a', 'b:2'])).toEqual({ verb: 'save', refs: ['a', 'b:2'], output: '/home/u/out.tar' });
+    expect(parse(['save', 'a'])).toEqual({ verb: 'save', refs: ['a'] });
+    expect(() => parse(['save'])).toThrow(/at least one IMAGE/);
+  });
+  it('tag, history, layers', () => {
+    expect(parse(['tag', 'a', 'b:1'])).toEqual({ verb: 'tag', source: 'a', target: 'b:1' });
+    expect(() => parse(['tag', 'a'])).toThrow(/SOURCE and a TARGET/);
+    expect(parse(['history', '--no-trunc', 'x'])).toEqual({ verb: 'history', ref: 'x', noTrunc: true, quiet: false, json: false });
+    expect(parse(['layers', 'x', '--json'])).toEqual({ verb: 'layers', ref: 'x', noTrunc: false, json: true });
+  });
+  it('commit, export, diff', () => {
+    expect(parse(['commit', '-m', 'msg', '-a', 'me', '-c', 'CMD ["sh"]', 'box', 'new:1'])).toEqual({
+      verb: 'commit',
+      ref: 'box',
+      image: 'new:1',
+      message: 'msg',
+      author: 'me',
+      config: { Cmd: ['sh'] },
+      quiet: false,
+    });
+    expect(parse(['commit', 'box'])).toEqual({ verb: 'commit', ref: 'box', config: {}, quiet: false });
+    expect(parse(['export', '-o', 'fs.tar', 'box'])).toEqual({ verb: 'export', ref: 'box', output: '/home/u/fs.tar' });
+    expect(parse(['export', 'box'])).toEqual({ verb: 'export', ref: 'box' });
+    expect(parse(['diff', 'box'])).toEqual({ verb: 'diff', ref: 'box', json: false });
+  });
+  it('image SUBCOMMAND: aliases of the top-level verbs, plus inspect and prune', () => {
+    expect(parse(['image', 'ls', '-q'])).toEqual({ verb: 'images', quiet: true, json: false });
+    expect(parse(['image', 'rm', '-f', 'x'])).toEqual({ verb: 'rmi', refs: ['x'], force: true });
+    expect(parse(['image', 'inspect', 'a', 'b'])).toEqual({ verb: 'image inspect', refs: ['a', 'b'] });
+    expect(parse(['image', 'prune', '-af'])).toEqual({ verb: 'image prune', all: true, force: true, json: false });
+    expect(parse(['image', 'history', 'x'])).toMatchObject({ verb: 'history', ref: 'x' });
+    expect(parse(['image', 'layers', 'x'])).toMatchObject({ verb: 'layers', ref: 'x' });
+    expect(parse(['image'])).toEqual({ verb: 'help', topic: 'image' });
+    expect(parse(['image', 'prune', '--help'])).toEqual({ verb: 'help', topic: 'image prune' });
+    expect(parse(['help', 'image', 'prune'])).toEqual({ verb: 'help', topic: 'image prune' });
+    expect(() => parse(['image', 'nope'])).toThrow(/unknown command 'image nope'/);
+    expect(() => parse(['image prune'])).toThrow(/unknown command/);
+    expect(helpText('image')).toContain('prune');
   });
 });

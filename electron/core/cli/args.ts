@@ -37,6 +37,14 @@ export interface VerbDef {
 }
 
 const json: FlagDef = { key: 'json', long: 'json', kind: 'bool', help: 'print the protocol objects as JSON' };
+const change = (verb: string): FlagDef => ({
+  key: 'change',
+  short: 'c',
+  long: 'change',
+  kind: 'list',
+  arg: 'INSTRUCTION',
+  help: `CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL or STOPSIGNAL, as in a Dockerfile (repeatable; ${verb})`,
+});
 
 export const VERBS: Record<string, VerbDef> = {
   run: {
@@ -55,7 +63,7 @@ export const VERBS: Record<string, VerbDef> = {
       { key: 'cpuWeight', long: 'cpu-weight', kind: 'value', arg: 'N', help: 'relative CPU weight, 1..10000 (default 100)' },
       { key: 'pids', long: 'pids-limit', kind: 'value', arg: 'N', help: 'maximum number of processes' },
       { key: 'hostname', long: 'hostname', kind: 'value', arg: 'NAME', help: 'hostname inside the container (default: the short id)' },
-      { key: 'user', short: 'u', long: 'user', kind: 'value', arg: 'UID[:GID]', help: 'numeric user (and group) to run as' },
+      { key: 'user', short: 'u', long: 'user', kind: 'value', arg: 'USER[:GROUP]', help: "user (and group) to run as: numbers, or names from the image's /etc/passwd and /etc/group" },
       { key: 'workdir', short: 'w', long: 'workdir', kind: 'value', arg: 'DIR', help: 'working directory inside the container' },
       { key: 'entrypoint', long: 'entrypoint', kind: 'value', arg: 'CMD', help: "override the image's entrypoint" },
       { key: 'ns', long: 'ns', kind: 'value', arg: 'LIST', help: 'exactly the namespaces to isolate, e.g. pid,mount (the rest are shared with the host)' },
@@ -85,7 +93,7 @@ export const VERBS: Record<string, VerbDef> = {
       { key: 'interactive', short: 'i', long: 'interactive', kind: 'bool', help: 'keep stdin open and forward it' },
       { key: 'tty', short: 't', long: 'tty', kind: 'bool', help: 'allocate a pseudo-terminal' },
       { key: 'env', short: 'e', long: 'env', kind: 'list', arg: 'K=V', help: 'set an environment variable (repeatable)' },
-      { key: 'user', short: 'u', long: 'user', kind: 'value', arg: 'UID[:GID]', help: 'numeric user (and group) to run as' },
+      { key: 'user', short: 'u', long: 'user', kind: 'value', arg: 'USER[:GROUP]', help: "user (and group) to run as: numbers, or names from the image's /etc/passwd and /etc/group" },
       { key: 'workdir', short: 'w', long: 'workdir', kind: 'value', arg: 'DIR', help: 'working directory' },
     ],
   },
@@ -141,17 +149,109 @@ export const VERBS: Record<string, VerbDef> = {
     stopAtPositional: false,
     flags: [{ key: 'quiet', short: 'q', long: 'quiet', kind: 'bool', help: 'print short image ids only' }, json],
   },
-  import: {
-    usage: "berth import FILE NAME[:TAG] [--change 'CMD [\"sh\"]']...",
-    summary: 'Import a rootfs tarball (plain or gzip) as an image',
-    stopAtPositional: false,
-    flags: [{ key: 'change', short: 'c', long: 'change', kind: 'list', arg: 'INSTRUCTION', help: 'CMD, ENTRYPOINT, ENV, WORKDIR or USER, as in a Dockerfile (repeatable)' }],
-  },
   rmi: {
     usage: 'berth rmi [-f] IMAGE...',
     summary: 'Remove images',
     stopAtPositional: false,
     flags: [{ key: 'force', short: 'f', long: 'force', kind: 'bool', help: 'remove even when containers use it' }],
+  },
+  import: {
+    usage: "berth import [--change 'CMD [\"sh\"]']... FILE [NAME[:TAG]]",
+    summary: 'Import a root filesystem tarball (plain, gzip, zstd, bzip2, xz) as a one-layer image',
+    stopAtPositional: false,
+    flags: [change('import')],
+  },
+  load: {
+    usage: 'berth load [-q] [-i FILE]',
+    summary: 'Load images from an OCI archive, an OCI layout directory or a docker-save tar (stdin without -i)',
+    stopAtPositional: false,
+    flags: [
+      { key: 'input', short: 'i', long: 'input', kind: 'value', arg: 'FILE', help: 'read this archive or OCI layout directory (default: stdin)' },
+      { key: 'quiet', short: 'q', long: 'quiet', kind: 'bool', help: 'no progress' },
+    ],
+  },
+  save: {
+    usage: 'berth save [-o FILE] IMAGE...',
+    summary: 'Save images to an OCI archive (docker load takes it too); stdout without -o',
+    stopAtPositional: false,
+    flags: [{ key: 'output', short: 'o', long: 'output', kind: 'value', arg: 'FILE', help: 'write to this file (replaced when it exists)' }],
+  },
+  pull: {
+    usage: 'berth pull [--insecure] [-q] IMAGE',
+    summary: 'Download an image from a registry',
+    stopAtPositional: false,
+    flags: [
+      { key: 'insecure', long: 'insecure', kind: 'bool', help: 'allow plain HTTP and unverified TLS for this registry' },
+      { key: 'quiet', short: 'q', long: 'quiet', kind: 'bool', help: 'print only the image id' },
+      { key: 'authFile', long: 'authfile', kind: 'value', arg: 'FILE', help: 'registry credentials (default: ~/.docker/config.json)' },
+    ],
+  },
+  tag: {
+    usage: 'berth tag SOURCE TARGET',
+    summary: 'Give an image another name (NAME[:TAG]); a tag that named another image moves',
+    stopAtPositional: false,
+    flags: [],
+  },
+  history: {
+    usage: 'berth history [--no-trunc] [-q] [--json] IMAGE',
+    summary: "Show an image's history (newest first)",
+    stopAtPositional: false,
+    flags: [
+      { key: 'noTrunc', long: 'no-trunc', kind: 'bool', help: 'do not cut long commands and ids' },
+      { key: 'quiet', short: 'q', long: 'quiet', kind: 'bool', help: 'print only the image id' },
+      json,
+    ],
+  },
+  layers: {
+    usage: 'berth layers [--no-trunc] [--json] IMAGE',
+    summary: "Show an image's layer stack (base at the bottom): sizes, file changes, wasted space",
+    stopAtPositional: false,
+    flags: [{ key: 'noTrunc', long: 'no-trunc', kind: 'bool', help: 'full digests and commands' }, json],
+  },
+  commit: {
+    usage: 'berth commit [-m MESSAGE] [-a AUTHOR] [-c CHANGE]... CONTAINER [NAME[:TAG]]',
+    summary: "Make a new image from a container's changes",
+    stopAtPositional: false,
+    flags: [
+      { key: 'message', short: 'm', long: 'message', kind: 'value', arg: 'MESSAGE', help: 'commit message (the history comment)' },
+      { key: 'author', short: 'a', long: 'author', kind: 'value', arg: 'AUTHOR', help: 'author, e.g. "Jane <jane@example.com>"' },
+      change('commit'),
+      { key: 'quiet', short: 'q', long: 'quiet', kind: 'bool', help: 'no progress' },
+    ],
+  },
+  export: {
+    usage: 'berth export [-o FILE] CONTAINER',
+    summary: "Write a container's root filesystem as a tar archive (stdout without -o, unless it is a terminal)",
+    stopAtPositional: false,
+    flags: [{ key: 'output', short: 'o', long: 'output', kind: 'value', arg: 'FILE', help: 'write to this file (replaced when it exists)' }],
+  },
+  diff: {
+    usage: 'berth diff [--json] CONTAINER',
+    summary: "List the files a container added (A), changed (C) and deleted (D)",
+    stopAtPositional: false,
+    flags: [json],
+  },
+  image: {
+    usage: 'berth image ls|rm|inspect|prune|history|layers|tag|pull|load|save|import [ARGS...]',
+    summary: 'Manage images (berth image prune, berth image inspect; the rest are aliases of the top-level verbs)',
+    stopAtPositional: false,
+    flags: [],
+  },
+  'image inspect': {
+    usage: 'berth image inspect IMAGE...',
+    summary: 'Show images as a JSON array',
+    stopAtPositional: false,
+    flags: [],
+  },
+  'image prune': {
+    usage: 'berth image prune [-a] [-f]',
+    summary: 'Remove unused images, layers and leftovers of interrupted imports and pulls',
+    stopAtPositional: false,
+    flags: [
+      { key: 'all', short: 'a', long: 'all', kind: 'bool', help: 'remove every image no container uses, not only untagged ones' },
+      { key: 'force', short: 'f', long: 'force', kind: 'bool', help: 'do not ask for confirmation' },
+      json,
+    ],
   },
   version: { usage: 'berth version', summary: 'Show the berth and berthd versions', stopAtPositional: false, flags: [] },
   help: { usage: 'berth help [VERB]', summary: 'Show help', stopAtPositional: false, flags: [] },
@@ -169,8 +269,21 @@ export type Command =
   | { verb: 'top'; ref: string; json: boolean }
   | { verb: 'stats'; refs: string[]; noStream: boolean; json: boolean }
   | { verb: 'images'; quiet: boolean; json: boolean }
-  | { verb: 'import'; file: string; ref: string; config: ImageConfig }
+  | { verb: 'import'; file: string; ref?: string; config: ImageConfig }
   | { verb: 'rmi'; refs: string[]; force: boolean }
+  /** file undefined: read the archive from stdin */
+  | { verb: 'load'; file?: string; quiet: boolean }
+  /** output undefined: write to stdout */
+  | { verb: 'save'; refs: string[]; output?: string }
+  | { verb: 'pull'; ref: string; insecure: boolean; quiet: boolean; authFile?: string }
+  | { verb: 'tag'; source: string; target: string }
+  | { verb: 'history'; ref: string; noTrunc: boolean; quiet: boolean; json: boolean }
+  | { verb: 'layers'; ref: string; noTrunc: boolean; json: boolean }
+  | { verb: 'image inspect'; refs: string[] }
+  | { verb: 'image prune'; all: boolean; force: boolean; json: boolean }
+  | { verb: 'commit'; ref: string; image?: string; message?: string; author?: string; config: ImageConfig; quiet: boolean }
+  | { verb: 'export'; ref: string; output?: string }
+  | { verb: 'diff'; ref: string; json: boolean }
   | { verb: 'version' }
   | { verb: 'help'; topic?: string };
 
@@ -399,10 +512,10 @@ function normalizeSignal(s: string): string | number {
   return up.startsWith('SIG') ? up : `SIG${up}`;
 }
 
-/** Parses one Dockerfile-like instruction of `import --change` into the config. */
-export function applyChange(config: ImageConfig, change: string): void {
+/** Parses one Dockerfile-like instruction of `import --change` / `commit --change` into the config. */
+export function applyChange(config: ImageConfig, change: string, verb = 'import'): void {
   const m = /^\s*([A-Za-z]+)\s+([\s\S]*?)\s*$/.exec(change);
-  if (!m || m[2] === '') throw new UsageError(`--change '${change}': expected INSTRUCTION VALUE, e.g. CMD ["sh"]`, 'import');
+  if (!m || m[2] === '') throw new UsageError(`--change '${change}': expected INSTRUCTION VALUE, e.g. CMD ["sh"]`, verb);
   const instr = m[1].toUpperCase();
   const value = m[2];
   const argv = (): string[] => {
@@ -411,14 +524,27 @@ export function applyChange(config: ImageConfig, change: string): void {
       try {
         parsed = JSON.parse(value);
       } catch {
-        throw new UsageError(`--change '${change}': the JSON array does not parse`, 'import');
+        throw new UsageError(`--change '${change}': the JSON array does not parse`, verb);
       }
       if (!Array.isArray(parsed) || !parsed.every((x) => typeof x === 'string')) {
-        throw new UsageError(`--change '${change}': expected a JSON array of strings`, 'import');
+        throw new UsageError(`--change '${change}': expected a JSON array of strings`, verb);
       }
       return parsed as string[];
     }
     return ['/bin/sh', '-c', value];
+  };
+  /** `K=V K2="v 2"` or the old `K V...` form. */
+  const pairs = (): [string, string][] => {
+    const words = value.match(/(?:[^\s"]+|"(?:[^"\\]|\\.)*")+/g) ?? [value];
+    if (!words.every((w) => w.includes('='))) {
+      const key = words[0] ?? value;
+      return [[key, value.slice(key.length).trim()]];
+    }
+    const unquote = (t: string): string => (/^".*"$/.test(t) ? (JSON.parse(t) as string) : t);
+    return words.map((w) => {
+      const eq = w.indexOf('=');
+      return [unquote(w.slice(0, eq)), unquote(w.slice(eq + 1))];
+    });
   };
   switch (instr) {
     case 'CMD':
@@ -427,20 +553,29 @@ export function applyChange(config: ImageConfig, change: string): void {
     case 'ENTRYPOINT':
       config.Entrypoint = argv();
       break;
-    case 'ENV': {
-      const words = value.split(/\s+/);
-      const pairs = words.every((w) => w.includes('=')) ? words : [`${words[0]}=${words.slice(1).join(' ')}`];
-      config.Env = [...(config.Env ?? []), ...pairs];
+    case 'ENV':
+      config.Env = [...(config.Env ?? []), ...pairs().map(([k, v]) => `${k}=${v}`)];
       break;
-    }
     case 'WORKDIR':
       config.WorkingDir = value;
       break;
     case 'USER':
       config.User = value;
       break;
+    case 'EXPOSE':
+      for (const port of value.split(/\s+/)) {
+        if (!/^\d{1,5}(\/(tcp|udp|sctp))?$/i.test(port)) throw new UsageError(`--change '${change}': EXPOSE takes PORT[/tcp|udp|sctp]`, verb);
+        config.ExposedPorts = { ...(config.ExposedPorts ?? {}), [port.includes('/') ? port.toLowerCase() : `${port}/tcp`]: {} };
+      }
+      break;
+    case 'LABEL':
+      config.Labels = { ...(config.Labels ?? {}), ...Object.fromEntries(pairs()) };
+      break;
+    case 'STOPSIGNAL':
+      config.StopSignal = value;
+      break;
     default:
-      throw new UsageError(`--change '${change}': ${instr} is not supported (CMD, ENTRYPOINT, ENV, WORKDIR, USER)`, 'import');
+      throw new UsageError(`--change '${change}': ${instr} is not supported (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL, STOPSIGNAL)`, verb);
   }
 }
 
@@ -448,16 +583,48 @@ export interface ParseOptions {
   cwd?: string;
 }
 
+/** `berth image SUB`: the verb each subcommand runs. */
+export const IMAGE_SUBCOMMANDS: Record<string, string> = {
+  ls: 'images',
+  list: 'images',
+  rm: 'rmi',
+  remove: 'rmi',
+  inspect: 'image inspect',
+  prune: 'image prune',
+  history: 'history',
+  layers: 'layers',
+  tag: 'tag',
+  pull: 'pull',
+  load: 'load',
+  save: 'save',
+  import: 'import',
+};
+
+function imageSubcommand(sub: string): string {
+  const verb = IMAGE_SUBCOMMANDS[sub];
+  if (!verb) throw new UsageError(`unknown command 'image ${sub}'; choose from ${Object.keys(IMAGE_SUBCOMMANDS).join(', ')}; see berth help image`, 'image');
+  return verb;
+}
+
 export function parseArgs(argv: readonly string[], opts: ParseOptions = {}): Command {
-  const [first, ...rest] = argv;
+  let [first, ...rest] = argv;
   if (first === undefined || first === '--help' || first === '-h') return { verb: 'help' };
   if (first === '--version' || first === '-v') return { verb: 'version' };
   if (first.startsWith('-')) throw new UsageError(`unknown flag ${first}; usage: berth VERB [OPTIONS]; see berth help`);
+  if (first === 'image') {
+    const sub = rest[0];
+    if (sub === undefined || sub === '--help' || sub === '-h') return { verb: 'help', topic: 'image' };
+    first = imageSubcommand(sub);
+    rest = rest.slice(1);
+  }
   const def = VERBS[first];
-  if (!def) throw new UsageError(`unknown command '${first}'; see berth help`);
+  if (!def || (first.includes(' ') && argv[0] !== 'image')) throw new UsageError(`unknown command '${first}'; see berth help`);
   const verb = first;
+  const abs = (file: string): string => path.resolve(opts.cwd ?? process.cwd(), file);
   if (verb === 'help') {
-    const topic = rest.find((a) => !a.startsWith('-'));
+    const words = rest.filter((a) => !a.startsWith('-'));
+    let topic = words[0];
+    if (topic === 'image' && words[1] !== undefined) topic = imageSubcommand(words[1]);
     if (topic !== undefined && !VERBS[topic]) throw new UsageError(`no help for unknown command '${topic}'; see berth help`);
     return topic === undefined ? { verb: 'help' } : { verb: 'help', topic };
   }
@@ -504,12 +671,75 @@ export function parseArgs(argv: readonly string[], opts: ParseOptions = {}): Com
       noMorePositionals(verb, p, 0);
       return { verb, quiet: bool(p, 'quiet'), json: bool(p, 'json') };
     case 'import': {
-      needPositionals(verb, p, 2, 'a FILE and a NAME[:TAG]');
+      needPositionals(verb, p, 1, 'a FILE');
       noMorePositionals(verb, p, 2);
       const config: ImageConfig = {};
-      for (const c of list(p, 'change')) applyChange(config, c);
-      return { verb, file: path.resolve(opts.cwd ?? process.cwd(), p.positionals[0]), ref: p.positionals[1], config };
+      for (const c of list(p, 'change')) applyChange(config, c, verb);
+      const ref = p.positionals[1];
+      return { verb, file: abs(p.positionals[0]), ...(ref === undefined ? {} : { ref }), config };
     }
+    case 'load': {
+      noMorePositionals(verb, p, 0);
+      const input = str(p, 'input');
+      return { verb, ...(input === undefined ? {} : { file: abs(input) }), quiet: bool(p, 'quiet') };
+    }
+    case 'save': {
+      needPositionals(verb, p, 1, 'at least one IMAGE');
+      const output = str(p, 'output');
+      return { verb, refs: p.positionals, ...(output === undefined ? {} : { output: abs(output) }) };
+    }
+    case 'pull': {
+      needPositionals(verb, p, 1, 'an IMAGE');
+      noMorePositionals(verb, p, 1);
+      const authFile = str(p, 'authFile');
+      return { verb, ref: p.positionals[0], insecure: bool(p, 'insecure'), quiet: bool(p, 'quiet'), ...(authFile === undefined ? {} : { authFile: abs(authFile) }) };
+    }
+    case 'tag':
+      needPositionals(verb, p, 2, 'a SOURCE and a TARGET');
+      noMorePositionals(verb, p, 2);
+      return { verb, source: p.positionals[0], target: p.positionals[1] };
+    case 'history':
+      needPositionals(verb, p, 1, 'an IMAGE');
+      noMorePositionals(verb, p, 1);
+      return { verb, ref: p.positionals[0], noTrunc: bool(p, 'noTrunc'), quiet: bool(p, 'quiet'), json: bool(p, 'json') };
+    case 'layers':
+      needPositionals(verb, p, 1, 'an IMAGE');
+      noMorePositionals(verb, p, 1);
+      return { verb, ref: p.positionals[0], noTrunc: bool(p, 'noTrunc'), json: bool(p, 'json') };
+    case 'image inspect':
+      needPositionals(verb, p, 1, 'at least one IMAGE');
+      return { verb, refs: p.positionals };
+    case 'image prune':
+      noMorePositionals(verb, p, 0);
+      return { verb, all: bool(p, 'all'), force: bool(p, 'force'), json: bool(p, 'json') };
+    case 'commit': {
+      needPositionals(verb, p, 1, 'a CONTAINER');
+      noMorePositionals(verb, p, 2);
+      const config: ImageConfig = {};
+      for (const c of list(p, 'change')) applyChange(config, c, verb);
+      const [ref, image] = p.positionals;
+      const message = str(p, 'message');
+      const author = str(p, 'author');
+      return {
+        verb,
+        ref,
+        ...(image === undefined ? {} : { image }),
+        ...(message === undefined ? {} : { message }),
+        ...(author === undefined ? {} : { author }),
+        config,
+        quiet: bool(p, 'quiet'),
+      };
+    }
+    case 'export': {
+      needPositionals(verb, p, 1, 'a CONTAINER');
+      noMorePositionals(verb, p, 1);
+      const output = str(p, 'output');
+      return { verb, ref: p.positionals[0], ...(output === undefined ? {} : { output: abs(output) }) };
+    }
+    case 'diff':
+      needPositionals(verb, p, 1, 'a CONTAINER');
+      noMorePositionals(verb, p, 1);
+      return { verb, ref: p.positionals[0], json: bool(p, 'json') };
     case 'rmi':
       needPositionals(verb, p, 1, 'at least one IMAGE');
       return { verb, refs: p.positionals, force: bool(p, 'force') };
@@ -536,6 +766,13 @@ export function helpText(topic?: string): string {
       d.flags.forEach((f, i) => lines.push(`${left[i].padEnd(w)}   ${f.help}${f.kind === 'list' ? '' : ''}`));
     }
     if (topic === 'run') lines.push('', 'With -it the short form works too (-it, -ti, -dit). Sizes take b, k, m, g.');
+    if (topic === 'image') {
+      lines.push('', 'Commands:');
+      const w = Math.max(...Object.keys(IMAGE_SUBCOMMANDS).map((k) => k.length));
+      for (const [sub, verb] of Object.entries(IMAGE_SUBCOMMANDS)) {
+        lines.push(`  ${sub.padEnd(w)}   ${verb.startsWith('image ') ? VERBS[verb].summary : `${VERBS[verb].summary} (berth ${verb})`}`);
+      }
+    }
     return lines.join('\n') + '\n';
   }
   const w = Math.max(...Object.keys(VERBS).map((v) => v.length));

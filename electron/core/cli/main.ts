@@ -2,70 +2,15 @@
 import os from 'node:os';
 
 import { DEFAULT_IMAGE, ensureDefaultImage, hasDefaultImage, isDefaultImageRef } from '../default-image';
-import { ago, buildTopTree, formatBytes, quoteCommand, statusText, table, truncate } from '../format';
+import { ago, buildTopTree, formatBytes, formatDecimalBytes, quoteCommand, statusText, table, truncate } from '../format';
 import { HelperClient, HelperError, type HelperStream } from '../helper-client';
-import { ensureHelper, helperPaths } from '../helper-launcher';
+import { helperPaths } from '../helper-launcher';
 import { PROTOCOL_VERSION, type ContainerInfo, type ExitInfo, type ImageDetails, type Stats, type StreamMethod } from '../protocol';
-import { helpText, parseArgs, UsageError, type Command } from './args';
+import { helpText, parseArgs, type Command } from './args';
+import { CliExit, currentClient, each, err, EXIT_BERTH_ERROR, fail, helper, out, setClient, writeJson } from './context';
 
 declare const BERTH_VERSION: string | undefined;
 const VERSION = typeof BERTH_VERSION === 'string' ? BERTH_VERSION : '0.1.0';
-
-/** docker's status for errors of the client itself (not the container's). */
-const EXIT_BERTH_ERROR = 125;
-
-class CliExit extends Error {
-  constructor(readonly status: number) {
-    super(`exit ${status}`);
-  }
-}
-
-const out = (s: string): void => void process.stdout.write(s);
-const err = (s: string): void => void process.stderr.write(s);
-
-/** What to do next, by error code; appended to the helper's own message. */
-function hint(e: HelperError, verb: string): string {
-  const m = e.message;
-  // The helper's own message often says what to do already.
-  if (/\bberth\b|force|first/.test(m)) return '';
-  switch (e.code) {
-    case 'not_found':
-      if (verb === 'run' || verb === 'rmi') return /image/i.test(m) ? ' (see berth images; berth import FILE NAME makes one)' : '';
-      return /container/i.test(m) ? ' (see berth ps -a)' : '';
-    case 'conflict':
-      if (verb === 'rm' && /running/i.test(m) && !/-f|force/.test(m)) return ' (stop it first, or use berth rm -f)';
-      if (verb === 'rmi' && !/-f|force/.test(m)) return ' (remove its containers first, or use berth rmi -f)';
-      return '';
-    case 'version':
-    case 'connection':
-      return '';
-    default:
-      return '';
-  }
-}
-
-function fail(e: unknown, verb: string): never {
-  if (e instanceof CliExit) throw e;
-  if (e instanceof UsageError) err(`berth: ${e.message}\n`);
-  else if (e instanceof HelperError) err(`berth: ${e.message}${hint(e, verb)}\n`);
-  else err(`berth: ${e instanceof Error ? e.message : String(e)}\n`);
-  throw new CliExit(EXIT_BERTH_ERROR);
-}
-
-let client: HelperClient | null = null;
-
-/** The helper connection; starts berthd (and makes the default image) when none runs and we are root. */
-async function helper(): Promise<HelperClient> {
-  if (client) return client;
-  const r = await ensureHelper();
-  client = r.client;
-  if (r.started) await ensureDefaultImage(client);
-  return client;
-}
-
-function writeJson(value: unknown): void {
-  out(JSON.stringify(value, null, 2) + '\n');
-}
 
 // --- run / exec: attached streams ------------------------------------------------
 
@@ -143,7 +88,7 @@ function attach(stream: HelperStream<StreamMethod>, o: AttachOptions): Promise<E
     if (!rawTty && o.proxyTo) {
       const ref = o.proxyTo;
       const proxy = (sig: NodeJS.Signals): void => {
-        void client?.call('container.kill', { ref, signal: sig }).catch(() => undefined);
+        void currentClient()?.call('container.kill', { ref, signal: sig }).catch(() => undefined);
       };
       for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
         process.on(s, proxy);
@@ -339,7 +284,7 @@ async function cmdImages(cmd: Extract<Command, { verb: 'images' }>): Promise<num
       for (const r of refs) {
         const colon = r.lastIndexOf(':');
         const [repo, tag] = colon > r.lastIndexOf('/') ? [r.slice(0, colon), r.slice(colon + 1)] : [r, 'latest'];
-        rows.push([repo, tag, short(i.id), ago(i.created), formatBytes(i.size)]);
+        rows.push([repo, tag, short(i.id), ago(i.created), formatDecimalBytes(i.size)]); // docker's units, as history and pull
       }
     }
     out(table(['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'], rows));
@@ -460,22 +405,6 @@ async function cmdStats(cmd: Extract<Command, { verb: 'stats' }>): Promise<numbe
 
 // --- lifecycle verbs ------------------------------------------------------------------
 
-/** Runs an action for each ref; prints errors as it goes; 125 if any failed (docker's way). */
-async function each(refs: string[], verb: string, action: (ref: string) => Promise<string | null>): Promise<number> {
-  let status = 0;
-  for (const ref of refs) {
-    try {
-      const line = await action(ref);
-      if (line !== null) out(`${line}\n`);
-    } catch (e) {
-      if (!(e instanceof HelperError)) throw e;
-      err(`berth: ${e.message}${hint(e, verb)}\n`);
-      status = EXIT_BERTH_ERROR;
-    }
-  }
-  return status;
-}
-
 async function cmdInspect(cmd: Extract<Command, { verb: 'inspect' }>): Promise<number> {
   const c = await helper();
   const containers: ContainerInfo[] = [];
@@ -500,24 +429,12 @@ async function cmdInspect(cmd: Extract<Command, { verb: 'inspect' }>): Promise<n
   return status;
 }
 
-async function cmdImport(cmd: Extract<Command, { verb: 'import' }>): Promise<number> {
-  const c = await helper();
-  const img = await c.work('image.import', {
-    path: cmd.file,
-    format: 'rootfs',
-    ref: cmd.ref,
-    ...(Object.keys(cmd.config).length > 0 ? { config: cmd.config } : {}),
-  });
-  out(`${img.id}\n`);
-  return 0;
-}
-
 async function cmdVersion(): Promise<number> {
   out(`berth ${VERSION} (protocol ${PROTOCOL_VERSION}, node ${process.versions.node})\n`);
   const paths = helperPaths();
   try {
     const c = await HelperClient.connect(paths.socket);
-    client = c;
+    setClient(c);
     const h = await c.call('hello');
     out(`berthd ${h.version} (protocol ${h.protocol}, pid ${h.pid}, root ${h.root}, cgroups ${h.cgroup.layout}, socket ${paths.socket})\n`);
   } catch (e) {
@@ -550,7 +467,20 @@ async function dispatch(cmd: Command): Promise<number> {
     case 'inspect':
       return cmdInspect(cmd);
     case 'import':
-      return cmdImport(cmd);
+    case 'load':
+    case 'save':
+    case 'pull':
+    case 'tag':
+    case 'history':
+    case 'layers':
+    case 'image inspect':
+    case 'image prune':
+    case 'commit':
+    case 'export':
+    case 'diff':
+    case 'rmi':
+      // Loaded on demand: keeps the image code (and the registry client) off run's start-up path.
+      return (await import('./images')).runImageVerb(cmd);
     case 'stop': {
       const c = await helper();
       return each(cmd.refs, 'stop', async (ref) => {
@@ -572,13 +502,6 @@ async function dispatch(cmd: Command): Promise<number> {
         return ref;
       });
     }
-    case 'rmi': {
-      const c = await helper();
-      return each(cmd.refs, 'rmi', async (ref) => {
-        const r = await c.call('image.remove', { ref, force: cmd.force });
-        return r.removed.map((id) => `Deleted: ${id}`).join('\n') || null;
-      });
-    }
   }
 }
 
@@ -598,7 +521,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     return EXIT_BERTH_ERROR;
   } finally {
-    client?.close();
+    currentClient()?.close();
   }
 }
 

@@ -1,0 +1,41 @@
+/* The store side of registry pulls (docs/protocol.md "Images"):
+ * image.blob.stat, image.blob.put (a worker stream: the client uploads one
+ * blob, resumable, verified, extracted when it is a layer) and image.create
+ * (records the pulled image from the registry's exact manifest and config).
+ * Interrupted uploads live in <root>/tmp/partial/<hex> (image-internal.h). */
+#ifndef BERTH_BLOB_H
+#define BERTH_BLOB_H
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "digest.h"
+#include "error.h"
+
+struct worker;
+
+/* image.blob.stat {"digest", "mediaType"?} -> {"present", "size"?, "partial"}. */
+int blob_stat(const char *root, json_object *params, json_object **result, berr_t *err);
+
+/* image.blob.put's params, checked in the daemon before the worker starts. */
+struct blob_put_req {
+  char digest[DIGEST_STR_LEN + 1];
+  char media_type[128];
+  int64_t size;
+  int64_t offset;
+};
+int blob_put_parse(json_object *params, struct blob_put_req *req, berr_t *err);
+/* Runs in the worker: receives the bytes, verifies, stores, extracts.
+ * Result {"digest", "size", "diffId"?}. */
+int blob_put(struct worker *w, const char *root, const struct blob_put_req *req,
+             json_object **result, berr_t *err);
+
+/* image.create {"manifest", "config", "ref"?, "extraRefs"?} -> ImageSummary. */
+int blob_image_create(const char *root, json_object *params, json_object **result, berr_t *err);
+
+/* A layer media type (OCI tar, +gzip, +zstd, their nondistributable forms,
+ * docker's rootfs.diff.tar.gzip and foreign.diff.tar.gzip). */
+bool blob_is_layer_media_type(const char *media_type);
+
+#endif

@@ -1,0 +1,536 @@
+// Pulling from a real OCI distribution registry (Debian's docker-registry on
+// loopback), filled by skopeo from OCI layouts built here: tags, digests,
+// multi-arch indexes, layer reuse, resume after an interruption, corrupted
+// blobs, missing tags, basic auth and a Bearer token flow.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { HelperClient } from '../../electron/core/helper-client';
+import { goArch } from '../../electron/core/registry/client';
+import { pullImage, PullError, type PullProgress } from '../../electron/core/registry/pull';
+import { berth, testEnv, waitUntil } from './support/berth';
+
+const sha256 = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
+const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
+const OCI_LAYER_GZ = 'application/vnd.oci.image.layer.v1.tar+gzip';
+
+interface Desc {
+  mediaType: string;
+  digest: string;
+  size: number;
+  platform?: { os: string; architecture: string };
+}
+
+interface Layer {
+  blob: Buffer;
+  diffId: string;
+  desc: Desc;
+}
+
+let tmp = '';
+
+/** A gzip'd tar of files (path -> content or a symlink target as {link}). */
+function makeLayer(files: Record<string, string | Buffer | { link: string } | { copy: string }>): Layer {
+  const dir = fs.mkdtempSync(path.join(tmp, 'layer-'));
+  for (const [p, c] of Object.entries(files)) {
+    const full = path.join(dir, p);
+    fs.mkdirSync(path.dirname(full), { recursive: true });
+    if (typeof c === 'string' || Buffer.isBuffer(c)) fs.writeFileSync(full, c);
+    else if ('link' in c) fs.symlinkSync(c.link, full);
+    else fs.copyFileSync(c.copy, full);
+  }
+  const tar = execFileSync('tar', ['--sort=name', '--owner=0', '--group=0', '--numeric-owner', '--mtime=@0', '-C', dir, '-cf', '-', '.'], {
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  fs.rmSync(dir, { recursive: true, force: true });
+  const blob = zlib.gzipSync(tar, { level: 1 });
+  return { blob, diffId: sha256(tar), desc: { mediaType: OCI_LAYER_GZ, digest: sha256(blob), size: blob.length } };
+}
+
+/** An OCI image layout directory written by hand (so indexes can be built too). */
+class Layout {
+  readonly refs: Record<string, Desc> = {};
+  constructor(readonly dir: string) {
+    fs.mkdirSync(path.join(dir, 'blobs/sha256'), { recursive: true });
+    fs.writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  }
+  blob(data: Buffer | string, mediaType: string): Desc {
+    const b = Buffer.from(data);
+    const d = sha256(b);
+    fs.writeFileSync(path.join(this.dir, 'blobs/sha256', d.slice(7)), b);
+    return { mediaType, digest: d, size: b.length };
+  }
+  image(layers: Layer[], arch = goArch(), cmd = ['/bin/sh']): Desc {
+    for (const l of layers) this.blob(l.blob, l.desc.mediaType);
+    const config = { architecture: arch, os: 'linux', config: { Cmd: cmd }, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) }, history: layers.map(() => ({ created_by: 'test' })) };
+    const cd = this.blob(JSON.stringify(config), OCI_CONFIG);
+    const manifest = { schemaVersion: 2, mediaType: OCI_MANIFEST, config: cd, layers: layers.map((l) => l.desc) };
+    return { ...this.blob(JSON.stringify(manifest), OCI_MANIFEST), platform: { os: 'linux', architecture: arch } };
+  }
+  index(manifests: Desc[]): Desc {
+    return this.blob(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests }), OCI_INDEX);
+  }
+  tag(name: string, d: Desc): void {
+    this.refs[name] = d;
+    const manifests = Object.entries(this.refs).map(([n, x]) => ({ mediaType: x.mediaType, digest: x.digest, size: x.size, annotations: { 'org.opencontainers.image.ref.name': n } }));
+    fs.writeFileSync(path.join(this.dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests }));
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+function httpStatus(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    http.get(url, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    }).on('error', () => resolve(0));
+  });
+}
+
+/** docker-registry on 127.0.0.1:<free port> with its own storage and log. */
+class Registry {
+  proc: ChildProcess | null = null;
+  port = 0;
+  constructor(
+    readonly dir: string,
+    readonly htpasswd?: string,
+  ) {}
+  get addr(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+  get log(): string {
+    return fs.readFileSync(path.join(this.dir, 'registry.log'), 'utf8');
+  }
+  async start(): Promise<void> {
+    fs.mkdirSync(this.dir, { recursive: true });
+    this.port = await freePort();
+    let auth = '';
+    if (this.htpasswd) {
+      fs.writeFileSync(path.join(this.dir, 'htpasswd'), this.htpasswd);
+      auth = `auth:\n  htpasswd:\n    realm: berth-test\n    path: ${path.join(this.dir, 'htpasswd')}\n`;
+    }
+    const cfg = `version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(this.dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: ${this.addr}\n${auth}`;
+    fs.writeFileSync(path.join(this.dir, 'config.yml'), cfg);
+    const log = fs.openSync(path.join(this.dir, 'registry.log'), 'a');
+    this.proc = spawn('/usr/bin/docker-registry', ['serve', path.join(this.dir, 'config.yml')], { stdio: ['ignore', log, log] });
+    fs.closeSync(log);
+    const up = await waitUntil(async () => (await httpStatus(`http://${this.addr}/v2/`)) > 0, 15000, 50);
+    if (!up) throw new Error(`docker-registry did not come up on ${this.addr}:\n${this.log}`);
+  }
+  async stop(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null) return;
+    const gone = new Promise((r) => p.once('exit', r));
+    p.kill('SIGTERM');
+    await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
+    if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  }
+  /** skopeo copy from an OCI layout into this registry. */
+  push(layout: Layout, tag: string, dest: string, extra: string[] = []): void {
+    execFileSync('skopeo', ['copy', '-q', '--dest-tls-verify=false', ...extra, `oci:${layout.dir}:${tag}`, `docker://${this.addr}/${dest}`], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120000 });
+  }
+  blobFile(digest: string): string {
+    const hex = digest.slice(7);
+    return path.join(this.dir, 'data/docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+  }
+  /** "response completed" lines for GETs of one blob: [status, bytes written]. */
+  blobGets(digest: string): { status: number; written: number }[] {
+    return this.log
+      .split('\n')
+      .filter((l) => l.includes('msg="response completed"') && l.includes('http.request.method=GET') && l.includes(`/blobs/${digest}`))
+      .map((l) => ({ status: Number(/http\.response\.status=(\d+)/.exec(l)?.[1]), written: Number(/http\.response\.written=(\d+)/.exec(l)?.[1] ?? 0) }));
+  }
+}
+
+describe('pull from a registry', () => {
+  let reg: Registry;
+  let layout: Layout;
+  let client: HelperClient;
+  let busyboxLayer: Layer;
+
+  beforeAll(async () => {
+    tmp = fs.mkdtempSync('/tmp/bpull-');
+    reg = new Registry(path.join(tmp, 'reg'));
+    await reg.start();
+    layout = new Layout(path.join(tmp, 'oci'));
+    // A runnable base: a static busybox and its sh.
+    busyboxLayer = makeLayer({ 'bin/busybox': { copy: '/bin/busybox' }, 'bin/sh': { link: 'busybox' }, 'bin/cat': { link: 'busybox' } });
+    client = await HelperClient.connect(testEnv().socket);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await reg?.stop();
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const images = async (): Promise<string[]> => (await client.call('image.list')).images.flatMap((i) => i.refs);
+
+  it('pulls by tag: layers streamed, image recorded, a container runs from it', async () => {
+    const app = makeLayer({ 'hello.txt': 'hello from the registry\n' });
+    layout.tag('app', layout.image([busyboxLayer, app]));
+    reg.push(layout, 'app', 'team/app:1');
+
+    const events: PullProgress[] = [];
+    const ref = `${reg.addr}/team/app:1`;
+    const summary = await pullImage(client, ref, { onProgress: (e) => events.push(e) });
+    expect(summary.refs).toContain(ref);
+    expect(summary.layers).toBe(2);
+    const last = events[events.length - 1];
+    expect(last.phase).toBe('done');
+    expect(last.layers.map((l) => l.status)).toEqual(['done', 'done']);
+    expect(last.layers.every((l) => l.done === l.size)).toBe(true);
+    expect(events.some((e) => e.layers.some((l) => l.status === 'downloading'))).toBe(true);
+    const inspect = await client.call('image.inspect', { ref });
+    expect(inspect.manifestDigest).toBe(layout.refs.app.digest);
+    expect(last.manifestDigest).toBe(layout.refs.app.digest);
+    expect(inspect.layers.map((l) => l.diffId)).toEqual([busyboxLayer.diffId, app.diffId]);
+
+    const r = await berth(['run', '--rm', ref, 'cat', '/hello.txt']);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe('hello from the registry\n');
+  });
+
+  it('pulls by digest (verified) and a Docker schema 2 image', async () => {
+    const layer = makeLayer({ 'd.txt': 'by digest\n' });
+    const m = layout.image([busyboxLayer, layer]);
+    layout.tag('dig', m);
+    reg.push(layout, 'dig', 'dig:1');
+    const ref = `${reg.addr}/dig@${m.digest}`;
+    const summary = await pullImage(client, ref);
+    expect(summary.refs).toContain(ref);
+
+    // skopeo converts to Docker's media types: vnd.docker.distribution.manifest.v2+json
+    reg.push(layout, 'dig', 'docker-v2:1', ['--format', 'v2s2']);
+    const dref = `${reg.addr}/docker-v2:1`;
+    const ds = await pullImage(client, dref);
+    expect(ds.refs).toContain(dref);
+    const r = await berth(['run', '--rm', dref, 'cat', '/d.txt']);
+    expect(r.stdout).toBe('by digest\n');
+  });
+
+  it('picks the host platform from a multi-arch index, and another on request', async () => {
+    const host = goArch();
+    const other = host === 'arm64' ? 'amd64' : 'arm64';
+    const mHost = layout.image([busyboxLayer, makeLayer({ 'arch.txt': `${host}\n` })], host);
+    const mOther = layout.image([makeLayer({ 'arch.txt': `${other}\n` })], other);
+    const idx = layout.index([mOther, mHost]);
+    layout.tag('multi', idx);
+    execFileSync('skopeo', ['copy', '-q', '--all', '--dest-tls-verify=false', `oci:${layout.dir}:multi`, `docker://${reg.addr}/multi:1`]);
+
+    const events: PullProgress[] = [];
+    const ref = `${reg.addr}/multi:1`;
+    await pullImage(client, ref, { onProgress: (e) => events.push(e) });
+    const insp = await client.call('image.inspect', { ref });
+    expect(insp.manifestDigest).toBe(mHost.digest);
+    expect(insp.config.architecture).toBe(host);
+    expect(events[0].indexDigest).toBe(idx.digest);
+    expect(events[0].platform).toBe(`linux/${host}`);
+
+    const oref = `${reg.addr}/multi-other:1`;
+    execFileSync('skopeo', ['copy', '-q', '--all', '--dest-tls-verify=false', `oci:${layout.dir}:multi`, `docker://${reg.addr}/multi-other:1`]);
+    await pullImage(client, oref, { platform: { os: 'linux', architecture: other } });
+    expect((await client.call('image.inspect', { ref: oref })).manifestDigest).toBe(mOther.digest);
+
+    // an index without the platform asked for: a clear error
+    await expect(pullImage(client, ref, { platform: { os: 'linux', architecture: 's390x' } })).rejects.toThrow(/no linux\/s390x image in .*multi:1.* \(it has linux\/(arm64|amd64), linux\/(amd64|arm64)\)/);
+  });
+
+  it('skips layers the store has: a second image on the same base transfers only its own layer', async () => {
+    const base = makeLayer({ 'base.bin': randomBytes(512 * 1024) });
+    const a = makeLayer({ 'a.txt': 'a\n' });
+    const b = makeLayer({ 'b.txt': 'b\n' });
+    layout.tag('sa', layout.image([busyboxLayer, base, a]));
+    layout.tag('sb', layout.image([busyboxLayer, base, b]));
+    reg.push(layout, 'sa', 'share:a');
+    reg.push(layout, 'sb', 'share:b');
+
+    await pullImage(client, `${reg.addr}/share:a`);
+    const baseGets = reg.blobGets(base.desc.digest).length;
+    expect(baseGets).toBe(1);
+    const events: PullProgress[] = [];
+    await pullImage(client, `${reg.addr}/share:b`, { onProgress: (e) => events.push(e) });
+    const last = events[events.length - 1];
+    expect(last.layers.map((l) => l.status)).toEqual(['exists', 'exists', 'done']);
+    expect(reg.blobGets(base.desc.digest).length).toBe(baseGets);
+    expect(reg.blobGets(busyboxLayer.desc.digest).length).toBe(1);
+    expect(reg.blobGets(b.desc.digest)).toEqual([{ status: 200, written: b.desc.size }]);
+  });
+
+  it('two pulls of one image at once both succeed (one upload per blob at a time)', async () => {
+    const layer = makeLayer({ 'twice.bin': randomBytes(3 * 1024 * 1024) });
+    layout.tag('twice', layout.image([busyboxLayer, layer]));
+    reg.push(layout, 'twice', 'twice:1');
+    reg.push(layout, 'twice', 'twice:2');
+    const [a, b] = await Promise.all([pullImage(client, `${reg.addr}/twice:1`), pullImage(client, `${reg.addr}/twice:2`)]);
+    expect(a.id).toBe(b.id);
+    expect((await client.call('image.inspect', { ref: `${reg.addr}/twice:1` })).refs).toEqual([`${reg.addr}/twice:1`, `${reg.addr}/twice:2`]);
+  });
+
+  it('resumes an interrupted download with a Range request', async () => {
+    const big = makeLayer({ 'big.bin': randomBytes(30 * 1024 * 1024) });
+    layout.tag('big', layout.image([busyboxLayer, big]));
+    reg.push(layout, 'big', 'big:1');
+    const ref = `${reg.addr}/big:1`;
+
+    const ac = new AbortController();
+    const err = await pullImage(client, ref, {
+      signal: ac.signal,
+      onProgress: (e) => {
+        const l = e.layers.find((x) => x.digest === big.desc.digest);
+        if (l && l.status === 'downloading' && l.done > 2 * 1024 * 1024) ac.abort();
+      },
+    }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PullError);
+    expect((err as PullError).code).toBe('cancelled');
+    expect(await images()).not.toContain(ref);
+
+    // the helper kept what came (its worker writes what it read before it saw the close)
+    let partial = 0;
+    await waitUntil(async () => {
+      const st = await client.call('image.blob.stat', { digest: big.desc.digest, mediaType: OCI_LAYER_GZ });
+      const stable = st.partial === partial && st.partial > 0;
+      partial = st.partial;
+      return stable;
+    }, 5000, 200);
+    expect(partial).toBeGreaterThan(0);
+    expect(partial).toBeLessThan(big.desc.size);
+
+    const events: PullProgress[] = [];
+    await pullImage(client, ref, { onProgress: (e) => events.push(e) });
+    const resumed = events[events.length - 1].layers.find((l) => l.digest === big.desc.digest);
+    expect(resumed?.status).toBe('done');
+    expect(resumed?.resumedFrom).toBeGreaterThan(0);
+    const gets = reg.blobGets(big.desc.digest);
+    const last = gets[gets.length - 1];
+    expect(last.status).toBe(206);
+    expect(last.written).toBe(big.desc.size - (resumed?.resumedFrom ?? 0));
+    expect((await client.call('image.blob.stat', { digest: big.desc.digest })).partial).toBe(0);
+    const r = await berth(['run', '--rm', ref, 'sh', '-c', 'wc -c < /big.bin']);
+    expect(r.stdout.trim()).toBe(String(30 * 1024 * 1024));
+  });
+
+  it('a missing tag is a one-line error and stores nothing', async () => {
+    const before = await images();
+    const err = await pullImage(client, `${reg.addr}/team/app:nope`).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PullError);
+    expect((err as PullError).code).toBe('not_found');
+    expect((err as Error).message).toBe(`manifest unknown: no image \`${reg.addr}/team/app:nope\` on registry \`${reg.addr}\``);
+    expect(await images()).toEqual(before);
+  });
+
+  it('a corrupted blob on the registry fails with a digest error and no image', async () => {
+    const layer = makeLayer({ 'c.bin': randomBytes(256 * 1024) });
+    layout.tag('bad', layout.image([busyboxLayer, layer]));
+    reg.push(layout, 'bad', 'bad:1');
+    // flip bytes in the middle of the registry's copy of the layer (same size)
+    const file = reg.blobFile(layer.desc.digest);
+    const fd = fs.openSync(file, 'r+');
+    fs.writeSync(fd, Buffer.from('tampered'), 0, 8, Math.floor(layer.desc.size / 2));
+    fs.closeSync(fd);
+
+    const ref = `${reg.addr}/bad:1`;
+    const err = await pullImage(client, ref).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PullError);
+    expect((err as PullError).code).toBe('digest');
+    expect((err as Error).message).toMatch(/digest mismatch/);
+    expect(await images()).not.toContain(ref);
+    const st = await client.call('image.blob.stat', { digest: layer.desc.digest, mediaType: OCI_LAYER_GZ });
+    expect(st).toEqual({ present: false, partial: 0 });
+  });
+
+  it('clear errors for a bad name and an unreachable registry', async () => {
+    await expect(pullImage(client, 'Bad/Name')).rejects.toMatchObject({ code: 'bad_reference' });
+    const port = await freePort();
+    const err = await pullImage(client, `127.0.0.1:${port}/x:1`).catch((e: unknown) => e);
+    expect((err as PullError).code).toBe('unreachable');
+    expect((err as Error).message).toBe(`cannot reach registry \`127.0.0.1:${port}\` at http://127.0.0.1:${port}: ECONNREFUSED`);
+  });
+
+  it('basic auth: credentials from an auth file; none or wrong ones are refused', async () => {
+    // bcrypt, as the registry's htpasswd wants it, from libcrypt through perl
+    const hash = execFileSync('perl', ['-e', 'print crypt($ARGV[0], "\\$2b\\$05\\$" . $ARGV[1])', 's3cret', 'abcdefghijklmnopqrstuu'], { encoding: 'utf8' });
+    const areg = new Registry(path.join(tmp, 'areg'), `alice:${hash}\n`);
+    await areg.start();
+    try {
+      areg.push(layout, 'app', 'private/app:1', ['--dest-creds', 'alice:s3cret']);
+      const ref = `${areg.addr}/private/app:1`;
+      const auth = (u: string, p: string): string => {
+        const f = path.join(tmp, `auth-${u}-${p}.json`);
+        fs.writeFileSync(f, JSON.stringify({ auths: { [areg.addr]: { auth: Buffer.from(`${u}:${p}`).toString('base64') } } }));
+        return f;
+      };
+      const none = await pullImage(client, ref, { authFile: path.join(tmp, 'empty.json') }).catch((e: unknown) => e);
+      expect((none as Error).message).toMatch(/does not exist/);
+      fs.writeFileSync(path.join(tmp, 'noauths.json'), '{"auths": {}}');
+      const anon = await pullImage(client, ref, { authFile: path.join(tmp, 'noauths.json') }).catch((e: unknown) => e);
+      expect((anon as PullError).code).toBe('auth');
+      expect((anon as Error).message).toBe(`registry \`${areg.addr}\` needs a login (no credentials for it in the auth files)`);
+      const wrong = await pullImage(client, ref, { authFile: auth('alice', 'nope') }).catch((e: unknown) => e);
+      expect((wrong as PullError).code).toBe('auth');
+      expect((wrong as Error).message).toMatch(/denied access to `private\/app` as `alice` \(401/);
+      const s = await pullImage(client, ref, { authFile: auth('alice', 's3cret') });
+      expect(s.refs).toContain(ref);
+    } finally {
+      await areg.stop();
+    }
+  });
+
+  it('Bearer tokens: a token server in front of the registry, credentials go to the realm only', async () => {
+    // A gate that speaks the token protocol of the distribution spec in front of the
+    // real registry: /v2/ needs "Bearer <token>", the token comes from /token with Basic.
+    const TOKEN = randomBytes(16).toString('hex');
+    const seen: { path: string; auth: string }[] = [];
+    const gate = http.createServer((req, res) => {
+      const auth = req.headers.authorization ?? '';
+      seen.push({ path: req.url ?? '', auth });
+      if (req.url?.startsWith('/token')) {
+        const u = new URL(req.url, 'http://x');
+        if (auth !== `Basic ${Buffer.from('bob:pw').toString('base64')}` || u.searchParams.get('service') !== 'gate' || !u.searchParams.getAll('scope').includes('repository:team/app:pull')) {
+          res.writeHead(401).end();
+          return;
+        }
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ access_token: TOKEN }));
+        return;
+      }
+      if (auth !== `Bearer ${TOKEN}`) {
+        const port = (gate.address() as net.AddressInfo).port;
+        res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="http://127.0.0.1:${port}/token",service="gate",scope="repository:team/app:pull"` }).end();
+        return;
+      }
+      const up = http.request({ host: '127.0.0.1', port: reg.port, path: req.url, method: req.method, headers: { ...req.headers, authorization: '' } }, (ur) => {
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        ur.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => gate.listen(0, '127.0.0.1', r));
+    try {
+      const port = (gate.address() as net.AddressInfo).port;
+      const ref = `127.0.0.1:${port}/team/app:1`;
+      const f = path.join(tmp, 'bearer.json');
+      fs.writeFileSync(f, JSON.stringify({ auths: { [`127.0.0.1:${port}`]: { auth: Buffer.from('bob:pw').toString('base64') } } }));
+      const s = await pullImage(client, ref, { authFile: f });
+      expect(s.refs).toContain(ref);
+      expect(seen.filter((x) => x.path.startsWith('/token')).length).toBe(1);
+      expect(seen.filter((x) => !x.path.startsWith('/token')).every((x) => x.auth === '' || x.auth === `Bearer ${TOKEN}`)).toBe(true);
+
+      fs.writeFileSync(f, JSON.stringify({ auths: { [`127.0.0.1:${port}`]: { auth: Buffer.from('bob:bad').toString('base64') } } }));
+      const err = await pullImage(client, ref, { authFile: f }).catch((e: unknown) => e);
+      expect((err as PullError).code).toBe('auth');
+      expect((err as Error).message).toMatch(/refused the credentials of `bob` \(401\)/);
+    } finally {
+      await new Promise((r) => gate.close(r));
+    }
+  });
+});
+
+describe('the store side of pulls (image.blob.*, image.create) with hostile input', () => {
+  let client: HelperClient;
+  beforeAll(async () => {
+    tmp = fs.mkdtempSync('/tmp/bpull-');
+    client = await HelperClient.connect(testEnv().socket);
+  });
+  afterAll(() => {
+    client?.close();
+    if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  /** Uploads data as one blob; resolves with the result or rejects with the helper's error. */
+  const put = async (digest: string, size: number, mediaType: string, data: Buffer, offset = 0): Promise<{ digest: string; size: number; diffId?: string }> => {
+    const s = await client.stream('image.blob.put', { digest, size, mediaType, offset });
+    const done = s.finish({});
+    s.writeStdin(data);
+    s.closeStdin();
+    return done;
+  };
+
+  it('refuses malformed digests, sizes and offsets before any path is made', async () => {
+    for (const digest of ['sha256:../../etc/passwd', 'sha256:' + 'A'.repeat(64), 'md5:' + 'a'.repeat(32), '']) {
+      await expect(client.call('image.blob.stat', { digest })).rejects.toMatchObject({ code: 'invalid' });
+      await expect(client.stream('image.blob.put', { digest, size: 1, mediaType: 'x' })).rejects.toMatchObject({ code: 'invalid' });
+    }
+    const d = sha256('x');
+    await expect(client.stream('image.blob.put', { digest: d, size: -1, mediaType: 'x' })).rejects.toMatchObject({ code: 'invalid' });
+    await expect(client.stream('image.blob.put', { digest: d, size: 1, mediaType: 'x', offset: 2 })).rejects.toMatchObject({ code: 'invalid' });
+    // an offset past what an earlier upload kept
+    await expect(put(d, 1, 'application/octet-stream', Buffer.alloc(0), 1)).rejects.toThrow(/past the 0 bytes kept/);
+    await expect(client.call('image.blob.stat', { digest: d, extra: 1 } as never)).rejects.toMatchObject({ code: 'bad_request' });
+  });
+
+  it('stores a verified plain blob; a wrong digest or size is discarded', async () => {
+    const data = Buffer.from(`config ${Math.random()}`);
+    const d = sha256(data);
+    expect(await client.call('image.blob.stat', { digest: d })).toEqual({ present: false, partial: 0 });
+    expect(await put(d, data.length, OCI_CONFIG, data)).toEqual({ digest: d, size: data.length });
+    expect(await client.call('image.blob.stat', { digest: d })).toEqual({ present: true, size: data.length, partial: 0 });
+
+    const other = Buffer.from(`other ${Math.random()}`);
+    const od = sha256(other);
+    await expect(put(od, other.length, OCI_CONFIG, Buffer.from('x'.repeat(other.length)))).rejects.toMatchObject({ code: 'invalid', message: expect.stringMatching(/digest mismatch/) });
+    expect((await client.call('image.blob.stat', { digest: od })).partial).toBe(0);
+    await expect(put(od, other.length, OCI_CONFIG, Buffer.concat([other, Buffer.from('more')]))).rejects.toMatchObject({ code: 'invalid', message: expect.stringMatching(/more than the announced/) });
+    await expect(put(od, other.length, OCI_CONFIG, other.subarray(0, 3))).rejects.toMatchObject({ code: 'invalid', message: expect.stringMatching(/3 bytes came/) });
+    expect((await client.call('image.blob.stat', { digest: od })).partial).toBe(0);
+    // a layer type whose bytes are not a layer: the tree is missing, so not present
+    expect((await client.call('image.blob.stat', { digest: d, mediaType: OCI_LAYER_GZ })).present).toBe(false);
+  });
+
+  it('keeps an interrupted upload, resumes it, and lets one upload of a blob run at a time', async () => {
+    const layer = makeLayer({ 'r.bin': randomBytes(200 * 1024) });
+    const { digest, size } = layer.desc;
+    const first = await client.stream('image.blob.put', { digest, size, mediaType: OCI_LAYER_GZ });
+    first.writeStdin(layer.blob.subarray(0, 100_000));
+    // a second upload of the same blob waits, then gives up with `conflict`
+    const t0 = Date.now();
+    const second = await client.stream('image.blob.put', { digest, size, mediaType: OCI_LAYER_GZ });
+    const secondDone = second.finish({});
+    second.writeStdin(layer.blob.subarray(0, 10));
+    await expect(secondDone).rejects.toMatchObject({ code: 'conflict' });
+    expect(Date.now() - t0).toBeGreaterThan(4000);
+    await waitUntil(async () => (await client.call('image.blob.stat', { digest })).partial === 100_000, 5000);
+    first.close();
+    await waitUntil(async () => (await client.call('image.blob.stat', { digest })).partial === 100_000, 5000);
+    // resume: bytes before the offset are kept; the result carries the diffID
+    const res = await put(digest, size, OCI_LAYER_GZ, layer.blob.subarray(60_000), 60_000);
+    expect(res).toEqual({ digest, size, diffId: layer.diffId });
+    expect(await client.call('image.blob.stat', { digest, mediaType: OCI_LAYER_GZ })).toEqual({ present: true, size, partial: 0 });
+  });
+
+  it('image.create checks the config digest and the layers', async () => {
+    const layer = makeLayer({ 'c.txt': 'c\n' });
+    await put(layer.desc.digest, layer.desc.size, OCI_LAYER_GZ, layer.blob);
+    const config = JSON.stringify({ architecture: goArch(), os: 'linux', rootfs: { type: 'layers', diff_ids: [layer.diffId] } });
+    const cdesc = { mediaType: OCI_CONFIG, digest: sha256(config), size: config.length };
+    const manifest = JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: cdesc, layers: [layer.desc] });
+    await expect(client.call('image.create', { manifest, config: config + ' ', ref: 'create-test:1' })).rejects.toMatchObject({ code: 'invalid', message: expect.stringMatching(/digest mismatch/) });
+    const badLayers = JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: cdesc, layers: [{ ...layer.desc, digest: sha256('nope') }] });
+    await expect(client.call('image.create', { manifest: badLayers, config, ref: 'create-test:1' })).rejects.toMatchObject({ code: 'invalid' });
+    await expect(client.call('image.create', { manifest: '[1]', config })).rejects.toMatchObject({ code: 'invalid' });
+    await expect(client.call('image.create', { manifest, config, ref: 'Bad Name' })).rejects.toMatchObject({ code: 'invalid' });
+    const md = sha256(manifest);
+    const s = await client.call('image.create', { manifest, config, ref: 'create-test:1', extraRefs: [`create-test@${md}`] });
+    expect(s.refs).toEqual(expect.arrayContaining(['create-test:1', `create-test@${md}`]));
+    expect((await client.call('image.inspect', { ref: `create-test@${md}` })).manifestDigest).toBe(md);
+    await client.call('image.remove', { ref: s.id });
+  });
+});
