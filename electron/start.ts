@@ -7,9 +7,9 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
-import { createBerthService } from './core/api';
 import { ensureDefaultImage } from './core/default-image';
-import { ensureHelper, repoRoot } from './core/helper-launcher';
+import { ensureHelper, explainHelperFailure, repoRoot } from './core/helper-launcher';
+import { createBerthService } from './core/service';
 import { startWebServer } from './web/web-server';
 
 /** The Electron binary's path when one is installed (the npm package without its binary throws). */
@@ -24,26 +24,38 @@ export function electronBinary(): string | null {
 
 export async function startApp(): Promise<number> {
   const repo = repoRoot();
-  const { client, started, paths } = await ensureHelper();
-  if (started) console.log(`started berthd (store ${paths.root}, socket ${paths.socket}, log ${paths.log})`);
-  const made = await ensureDefaultImage(client);
-  if (made) console.log(`made the default image busybox:latest (${made.id.slice(7, 19)})`);
-
   const electron = electronBinary();
   if (electron) {
-    client.close();
+    // The window's main process connects (or starts the helper through pkexec) itself.
     const child = spawn(electron, [repo], { stdio: 'inherit', env: process.env });
     return new Promise((resolve) => child.on('exit', (code) => resolve(code ?? 0)));
   }
 
-  const service = createBerthService(client);
+  let said = false;
+  const service = createBerthService({
+    connect: async () => {
+      const { client, started, paths } = await ensureHelper({ viaPkexec: true });
+      if (started) console.log(`started berthd (store ${paths.root}, socket ${paths.socket}, log ${paths.log})`);
+      const made = await ensureDefaultImage(client);
+      if (made) console.log(`made the default image busybox:latest (${made.id.slice(7, 19)})`);
+      return client;
+    },
+    explain: explainHelperFailure,
+  });
+  // Say once on the console what the UI shows when the helper cannot be had.
+  const offStatus = service.on('helperStatus', (s) => {
+    if (s.state === 'unavailable' && !said) {
+      said = true;
+      console.log(`berthd is not available: ${s.reason ?? ''}${s.hint ? `\n  ${s.hint}` : ''}\n  (Berth keeps trying; the UI shows this too)`);
+    } else if (s.state === 'connected') said = false;
+  });
   const port = process.env.BERTH_WEB_PORT ? Number(process.env.BERTH_WEB_PORT) : 0;
   const web = await startWebServer({ service, staticDir: path.join(repo, 'dist/renderer'), port });
   console.log(`No Electron binary on this machine: Berth runs in web mode at ${web.url} (open it in a browser)`);
   return new Promise((resolve) => {
     const stop = (): void => {
+      offStatus();
       service.close();
-      client.close();
       void web.close().then(() => resolve(0));
     };
     process.once('SIGINT', stop);

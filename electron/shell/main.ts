@@ -3,22 +3,29 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { app, BrowserWindow, ipcMain, type IpcMainEvent, type WebContents } from 'electron';
+import { app, BrowserWindow, ipcMain, Menu, type IpcMainEvent, type MenuItemConstructorOptions, type WebContents } from 'electron';
 
-import { BERTH_API_CALLS, createBerthService, dispatchCall, isBerthEvent, type BerthApi, type BerthEventName, type Unsubscribe } from '../core/api';
+import { BERTH_API_CALLS, dispatchCall, isBerthEvent, type BerthEventName, type BerthService, type Unsubscribe } from '../core/api';
 import { ensureDefaultImage } from '../core/default-image';
-import { ensureHelper } from '../core/helper-launcher';
+import { ensureHelper, explainHelperFailure } from '../core/helper-launcher';
+import { createBerthService } from '../core/service';
 import { CALL_CHANNEL_PREFIX, EVENT_CHANNEL_PREFIX, SUBSCRIBE_CHANNEL, UNSUBSCRIBE_CHANNEL } from './channels';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-async function createService(): Promise<BerthApi & { close(): void }> {
-  const { client } = await ensureHelper();
-  await ensureDefaultImage(client);
-  return createBerthService(client);
+/** The service never fails to start: without berthd the window opens and says why (helperStatus). */
+function createService(): BerthService {
+  return createBerthService({
+    connect: async () => {
+      const { client } = await ensureHelper({ viaPkexec: true });
+      await ensureDefaultImage(client);
+      return client;
+    },
+    explain: explainHelperFailure,
+  });
 }
 
-function wireIpc(service: BerthApi): void {
+function wireIpc(service: BerthService): void {
   for (const name of BERTH_API_CALLS) {
     ipcMain.handle(`${CALL_CHANNEL_PREFIX}${name}`, (_e, args: unknown) => dispatchCall(service, name, args));
   }
@@ -39,7 +46,7 @@ function wireIpc(service: BerthApi): void {
     const send = (payload: unknown): void => {
       if (!wc.isDestroyed()) wc.send(`${EVENT_CHANNEL_PREFIX}${event}`, payload);
     };
-    mine.set(event, event === 'containersChanged' ? service.onContainersChanged(send) : service.onImagesChanged(send));
+    mine.set(event, service.on(event, send));
   });
   ipcMain.on(UNSUBSCRIBE_CHANNEL, (e: IpcMainEvent, event: unknown) => {
     if (!isBerthEvent(event)) return;
@@ -49,9 +56,23 @@ function wireIpc(service: BerthApi): void {
   });
 }
 
+function buildMenu(): void {
+  const template: MenuItemConstructorOptions[] = [
+    { label: 'Berth', submenu: [{ role: 'about' }, { type: 'separator' }, { role: 'quit' }] },
+    { role: 'editMenu' },
+    {
+      label: 'View',
+      submenu: [{ role: 'reload' }, { role: 'toggleDevTools' }, { type: 'separator' }, { role: 'resetZoom' }, { role: 'zoomIn' }, { role: 'zoomOut' }, { type: 'separator' }, { role: 'togglefullscreen' }],
+    },
+    { role: 'windowMenu' },
+  ];
+  Menu.setApplicationMenu(Menu.buildFromTemplate(template));
+}
+
 async function main(): Promise<void> {
   await app.whenReady();
-  const service = await createService();
+  buildMenu();
+  const service = createService();
   wireIpc(service);
   const win = new BrowserWindow({
     width: 1100,

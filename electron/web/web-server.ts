@@ -1,15 +1,21 @@
 // Web mode: the renderer served on 127.0.0.1 with the same typed API as the Electron
-// window. POST /api/call carries one BerthApi call; GET /api/events is Server-Sent
-// Events for BerthApi's events. Both need the random per-start token.
+// window. POST /api/call carries one BerthApi call; GET /api/events is a stream of
+// Server-Sent Events whose first message names it, and POST /api/subscribe says which
+// of BerthApi's events that stream carries. All need the random per-start token.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 
-import { BERTH_API_EVENTS, dispatchCall, type BerthApi, type BerthEventName, type Unsubscribe } from '../core/api';
+import { dispatchCall, isBerthEvent, type BerthEventName, type BerthService, type Unsubscribe } from '../core/api';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 const HEARTBEAT_MS = 15000;
+/** A slow page: past this much unsent, `stats` events are coalesced (only the latest waits). */
+const SSE_COALESCE_BYTES = 256 * 1024;
+/** A page that stopped reading: past this much unsent, its event stream is closed (EventSource reconnects). */
+const SSE_MAX_BYTES = 16 * 1024 * 1024;
+const MAX_SSE_CLIENTS = 32;
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -25,7 +31,7 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 export interface WebServerOptions {
-  service: BerthApi;
+  service: BerthService;
   /** The built renderer (dist/renderer). */
   staticDir: string;
   /** 0 or absent: a random free port. */
@@ -99,22 +105,67 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     });
   };
 
+  // One event stream per page. Its first message names the connection; the page then
+  // says which events it wants (POST /api/subscribe), so the service samples stats
+  // only while a page shows them.
+  const sse = new Map<string, { res: http.ServerResponse; subs: Map<BerthEventName, Unsubscribe>; heldStats: string | null }>();
+
   const handleEvents = (res: http.ServerResponse): void => {
+    if (sse.size >= MAX_SSE_CLIENTS) return send(res, 429, 'too many event streams\n');
+    const id = crypto.randomUUID();
     res.writeHead(200, { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-store', Connection: 'keep-alive', 'X-Accel-Buffering': 'no' });
-    res.write(': berth events\n\n');
+    const client = { res, subs: new Map<BerthEventName, Unsubscribe>(), heldStats: null as string | null };
+    sse.set(id, client);
     sseClients.add(res);
-    const subs: Unsubscribe[] = [];
-    const push = (event: BerthEventName) => (payload: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(payload)}\n\n`);
-    for (const ev of BERTH_API_EVENTS) {
-      if (ev === 'containersChanged') subs.push(o.service.onContainersChanged(push(ev)));
-      else subs.push(o.service.onImagesChanged(push(ev)));
-    }
+    res.write(`event: connected\ndata: ${JSON.stringify({ conn: id })}\n\n`);
+    res.on('drain', () => {
+      if (client.heldStats !== null && res.writableLength < SSE_COALESCE_BYTES) {
+        res.write(client.heldStats);
+        client.heldStats = null;
+      }
+    });
     const beat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
     res.on('close', () => {
       clearInterval(beat);
-      for (const u of subs) u();
+      for (const u of client.subs.values()) u();
+      sse.delete(id);
       sseClients.delete(res);
     });
+  };
+
+  const pushTo = (client: { res: http.ServerResponse; heldStats: string | null }, event: BerthEventName) => (payload: unknown) => {
+    const { res } = client;
+    if (res.writableEnded) return;
+    const msg = `event: ${event}\ndata: ${JSON.stringify(payload)}\n\n`;
+    if (res.writableLength > SSE_MAX_BYTES) {
+      res.end();
+      return;
+    }
+    if (event === 'stats' && res.writableLength > SSE_COALESCE_BYTES) {
+      client.heldStats = msg;
+      return;
+    }
+    res.write(msg);
+  };
+
+  const handleSubscribe = (body: string): { status: number; body: string } => {
+    let parsed: { conn?: unknown; event?: unknown; on?: unknown };
+    try {
+      parsed = JSON.parse(body) as typeof parsed;
+    } catch {
+      return { status: 400, body: JSON.stringify({ error: { code: 'bad_request', message: 'the body is not JSON' } }) };
+    }
+    const client = typeof parsed.conn === 'string' ? sse.get(parsed.conn) : undefined;
+    if (!client) return { status: 404, body: JSON.stringify({ error: { code: 'not_found', message: 'no such event stream' } }) };
+    if (!isBerthEvent(parsed.event)) return { status: 400, body: JSON.stringify({ error: { code: 'bad_request', message: `no such event: ${String(parsed.event)}` } }) };
+    const ev = parsed.event;
+    if (parsed.on === false) {
+      client.subs.get(ev)?.();
+      client.subs.delete(ev);
+    } else if (!client.subs.has(ev)) {
+      client.subs.set(ev, o.service.on(ev, pushTo(client, ev)));
+    }
+    return { status: 200, body: JSON.stringify({ result: null }) };
   };
 
   const server = http.createServer((req, res) => {
@@ -134,6 +185,18 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
           }
           const outcome = await dispatchCall(o.service, parsed.method, parsed.args ?? []);
           send(res, 200, JSON.stringify(outcome), 'application/json');
+        })
+        .catch((e: Error) => send(res, 413, JSON.stringify({ error: { code: 'too_large', message: e.message } }), 'application/json'));
+      return;
+    }
+    if (url.pathname === '/api/subscribe') {
+      const auth = req.headers.authorization ?? '';
+      if (!tokenMatches(auth.startsWith('Bearer ') ? auth.slice(7) : null, token)) return send(res, 401, 'missing or wrong token\n');
+      if (req.method !== 'POST') return send(res, 405, 'POST only\n');
+      readBody(req)
+        .then((body) => {
+          const r = handleSubscribe(body);
+          send(res, r.status, r.body, 'application/json');
         })
         .catch((e: Error) => send(res, 413, JSON.stringify({ error: { code: 'too_large', message: e.message } }), 'application/json'));
       return;
