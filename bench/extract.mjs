@@ -22,42 +22,17 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import zlib from 'node:zlib';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+import { alive, helperBinary, lines, median, ownV1Cgroups, repo, rmCgroupTree, waitUntil } from './support.mjs';
+
 const RUNS = Number(process.env.BENCH_EXTRACT_RUNS ?? 5);
 const TARGET_MB = Number(process.env.BENCH_EXTRACT_MB ?? 200);
 const CACHE = process.env.BENCH_CACHE ?? '/tmp/berth-bench-cache';
 const TARGET_RATIO = 0.8;
-const CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'];
 /** Bump when the layer's recipe changes, so an old cache is not used. */
 const RECIPE = 1;
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const lines = (file) => fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
-
-function alive(pid) {
-  try {
-    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]$/.test(st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3));
-  } catch {
-    return false;
-  }
-}
-
-async function waitUntil(cond, ms) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return true;
-    await sleep(25);
-  }
-  return false;
-}
 
 // --- the synthetic layer ----------------------------------------------------------
 
@@ -238,38 +213,6 @@ function request(socket, method, params) {
     });
     sock.write(JSON.stringify({ v: 1, id: 1, method, params }) + '\n');
   });
-}
-
-function ownV1Cgroups() {
-  const mounts = new Map();
-  for (const l of lines('/proc/self/mountinfo')) {
-    const [pre, post] = l.split(' - ');
-    const [fstype, , opts] = post.split(' ');
-    if (fstype === 'cgroup') for (const o of opts.split(',')) if (CONTROLLERS.includes(o)) mounts.set(o, pre.split(' ')[4]);
-  }
-  const own = new Set();
-  for (const l of lines('/proc/self/cgroup')) {
-    const [, ctls, ...rest] = l.split(':');
-    for (const c of ctls.split(',')) if (mounts.has(c)) own.add(path.join(mounts.get(c), rest.join(':')));
-  }
-  return [...own];
-}
-
-function rmCgroupTree(dir) {
-  if (!fs.existsSync(dir)) return;
-  for (const d of fs.readdirSync(dir, { withFileTypes: true })) if (d.isDirectory()) rmCgroupTree(path.join(dir, d.name));
-  try {
-    fs.rmdirSync(dir);
-  } catch (e) {
-    console.error(`bench: could not remove cgroup ${dir}: ${e.code}`);
-  }
-}
-
-function helperBinary() {
-  if (process.env.BENCH_BERTHD) return process.env.BENCH_BERTHD;
-  const make = spawnSync('make', ['-C', path.join(repo, 'native-helper')], { encoding: 'utf8' });
-  if (make.status !== 0) throw new Error(`make -C native-helper failed:\n${make.stdout}\n${make.stderr}`);
-  return path.join(repo, 'native-helper/build/berthd');
 }
 
 // --- measuring ------------------------------------------------------------------------

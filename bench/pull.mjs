@@ -24,65 +24,16 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+import { alive, helperBinary, lines, median, ownV1Cgroups, repo, rmCgroupTree, sleep, waitUntil } from './support.mjs';
+
 const RUNS = Number(process.env.BENCH_PULL_RUNS ?? 5);
 const TOTAL_MB = Number(process.env.BENCH_PULL_MB ?? 50);
 const LAYERS = 4;
-const CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'];
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const sha256 = (b) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const lines = (file) => fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
-
-function alive(pid) {
-  try {
-    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]$/.test(st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3));
-  } catch {
-    return false;
-  }
-}
-
-async function waitUntil(cond, ms) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return true;
-    await sleep(25);
-  }
-  return false;
-}
-
-function ownV1Cgroups() {
-  const mounts = new Map();
-  for (const l of lines('/proc/self/mountinfo')) {
-    const [pre, post] = l.split(' - ');
-    const [fstype, , opts] = post.split(' ');
-    if (fstype === 'cgroup') for (const o of opts.split(',')) if (CONTROLLERS.includes(o)) mounts.set(o, pre.split(' ')[4]);
-  }
-  const own = new Set();
-  for (const l of lines('/proc/self/cgroup')) {
-    const [, ctls, ...rest] = l.split(':');
-    for (const c of ctls.split(',')) if (mounts.has(c)) own.add(path.join(mounts.get(c), rest.join(':')));
-  }
-  return [...own];
-}
-
-function rmCgroupTree(dir) {
-  if (!fs.existsSync(dir)) return;
-  for (const d of fs.readdirSync(dir, { withFileTypes: true })) if (d.isDirectory()) rmCgroupTree(path.join(dir, d.name));
-  try {
-    fs.rmdirSync(dir);
-  } catch (e) {
-    console.error(`bench: could not remove cgroup ${dir}: ${e.code}`);
-  }
-}
 
 /** CPU time of a process in ms (with children: those it has waited for). */
 function procCpuMs(pid, children = false) {
@@ -195,12 +146,7 @@ const fmt = (ms) => `${(ms / 1000).toFixed(2)} s`;
 
 async function main() {
   if (process.getuid() !== 0) throw new Error('the benchmark runs berthd and needs root');
-  let berthd = process.env.BENCH_BERTHD;
-  if (!berthd) {
-    const make = spawnSync('make', ['-C', path.join(repo, 'native-helper')], { encoding: 'utf8' });
-    if (make.status !== 0) throw new Error(`make -C native-helper failed:\n${make.stdout}\n${make.stderr}`);
-    berthd = path.join(repo, 'native-helper/build/berthd');
-  }
+  const berthd = helperBinary();
 
   const tmp = fs.mkdtempSync('/tmp/bp-');
   const cgDirs = ownV1Cgroups().map((d) => path.join(d, `berth-bench-${path.basename(tmp)}`));

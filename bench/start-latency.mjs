@@ -16,40 +16,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
-const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+import { alive, helperBinary, lines, median, ownV1Cgroups, repo, rmCgroupTree, waitUntil } from './support.mjs';
+
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const HF_RUNS = Number(process.env.BENCH_HYPERFINE_RUNS ?? 20);
 const TARGET_RATIO = 1.5;
-const CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'];
 const STEPS = ['cgroup', 'clone', 'mounts', 'pivot_root', 'exec'];
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const lines = (file) => fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
-
-function alive(pid) {
-  try {
-    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]$/.test(st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3));
-  } catch {
-    return false;
-  }
-}
-
-async function waitUntil(cond, ms) {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return true;
-    await sleep(25);
-  }
-  return false;
-}
 
 /** A JSON-lines connection to berthd (docs/protocol.md). */
 class Conn {
@@ -96,31 +70,6 @@ class Conn {
   }
 }
 
-function ownV1Cgroups() {
-  const mounts = new Map();
-  for (const l of lines('/proc/self/mountinfo')) {
-    const [pre, post] = l.split(' - ');
-    const [fstype, , opts] = post.split(' ');
-    if (fstype === 'cgroup') for (const o of opts.split(',')) if (CONTROLLERS.includes(o)) mounts.set(o, pre.split(' ')[4]);
-  }
-  const own = new Set();
-  for (const l of lines('/proc/self/cgroup')) {
-    const [, ctls, ...rest] = l.split(':');
-    for (const c of ctls.split(',')) if (mounts.has(c)) own.add(path.join(mounts.get(c), rest.join(':')));
-  }
-  return [...own];
-}
-
-function rmCgroupTree(dir) {
-  if (!fs.existsSync(dir)) return;
-  for (const d of fs.readdirSync(dir, { withFileTypes: true })) if (d.isDirectory()) rmCgroupTree(path.join(dir, d.name));
-  try {
-    fs.rmdirSync(dir);
-  } catch (e) {
-    console.error(`bench: could not remove cgroup ${dir}: ${e.code}`);
-  }
-}
-
 function cli(env, args) {
   return spawnSync(process.execPath, [path.join(repo, 'bin/berth.mjs'), ...args], { env, encoding: 'utf8', timeout: 300000 });
 }
@@ -143,9 +92,7 @@ function fmtUs(us) {
 
 async function main() {
   if (process.getuid() !== 0) throw new Error('the benchmark starts real containers and needs root');
-  const make = spawnSync('make', ['-C', path.join(repo, 'native-helper')], { encoding: 'utf8' });
-  if (make.status !== 0) throw new Error(`make -C native-helper failed:\n${make.stdout}\n${make.stderr}`);
-  const berthd = path.join(repo, 'native-helper/build/berthd');
+  const berthd = helperBinary();
 
   const tmp = fs.mkdtempSync('/tmp/bb-');
   const root = path.join(tmp, 'root');

@@ -96,26 +96,28 @@ static la_ssize_t source_cb(struct archive *a, void *ud, const void **buf) {
   return r;
 }
 
-struct stream { /* the uncompressed tar: diffID */
-  struct archive *raw;
+struct stream { /* the uncompressed tar, from the decompressor's pipe: diffID */
+  int fd;
   struct digest diff;
-  bool plain;      /* no compression: the tar is the file, its diffID the blob digest */
-  uint64_t bytes;  /* bytes of the uncompressed tar */
+  uint64_t bytes; /* bytes of the uncompressed tar */
+  uint64_t cap;   /* more than this is a decompression bomb (padding included) */
   char *buf;
 };
 
 static la_ssize_t stream_cb(struct archive *a, void *ud, const void **buf) {
   struct stream *m = ud;
-  la_ssize_t r = archive_read_data(m->raw, m->buf, IO_BUF);
+  ssize_t r = read_retry(m->fd, m->buf, IO_BUF);
   if (r < 0) {
-    archive_set_error(a, archive_errno(m->raw) > 0 ? archive_errno(m->raw) : EIO, "decompress: %s",
-                      archive_error_string(m->raw) ? archive_error_string(m->raw) : "read error");
+    archive_set_error(a, errno, "read the decompressed stream: %s", strerror(errno));
+    return -1;
+  }
+  m->bytes += (uint64_t)r;
+  if (m->bytes > m->cap) {
+    archive_set_error(a, EFBIG, "the layer decompresses to more than %" PRIu64 " bytes", m->cap);
     return -1;
   }
   berr_t e;
-  if (r > 0)
-    m->bytes += (uint64_t)r;
-  if (r > 0 && !m->plain && digest_update(&m->diff, m->buf, (size_t)r, &e) < 0) {
+  if (r > 0 && digest_update(&m->diff, m->buf, (size_t)r, &e) < 0) {
     archive_set_error(a, EIO, "%s", e.msg);
     return -1;
   }
@@ -369,19 +371,29 @@ static int unpack_entry(struct unpack *u, struct archive_entry *e, berr_t *err) 
 
 /* ---- the child ---------------------------------------------------------- */
 
-static int unpack_in_child(int fd, int copy_fd, int64_t max_bytes, struct layer_result *res,
-                           berr_t *err) {
+/* What the decompressor tells the extractor once its input is done. */
+struct dreport {
+  int rc;
+  berr_t err;
+  char blob_digest[DIGEST_STR_LEN + 1];
+  uint64_t blob_size;
+  enum layer_compression compression;
+};
+
+/* The decompressor: reads the file as stored (blob digest, blob copy),
+ * decompresses it and writes the tar stream to out. A process of its own, so
+ * decompression and hashing run beside the extraction, as tar and gzip do. */
+static int decompress(int fd, int copy_fd, int out, struct dreport *rep, berr_t *err) {
   int ret = -1;
   struct source src = {.fd = fd, .copy_fd = copy_fd, .buf = malloc(IO_BUF)};
-  struct stream mid = {.buf = malloc(IO_BUF)};
-  struct archive *raw = archive_read_new(), *tar = archive_read_new(), *disk = archive_write_disk_new();
-  if (!src.buf || !mid.buf || !raw || !tar || !disk) {
-    berr_sys(err, ENOMEM, "layer extraction");
+  char *buf = malloc(IO_BUF);
+  struct archive *raw = archive_read_new();
+  if (!src.buf || !buf || !raw) {
+    berr_sys(err, ENOMEM, "layer decompression");
     goto out;
   }
-  if (digest_init(&src.blob, err) < 0 || digest_init(&mid.diff, err) < 0)
+  if (digest_init(&src.blob, err) < 0)
     goto out;
-
   archive_read_support_filter_gzip(raw);
   archive_read_support_filter_zstd(raw);
   archive_read_support_filter_bzip2(raw);
@@ -399,23 +411,112 @@ static int unpack_in_child(int fd, int copy_fd, int64_t max_bytes, struct layer_
     goto out;
   }
   switch (archive_filter_code(raw, 0)) {
-  case ARCHIVE_FILTER_NONE: res->compression = LAYER_PLAIN; break;
-  case ARCHIVE_FILTER_GZIP: res->compression = LAYER_GZIP; break;
-  case ARCHIVE_FILTER_ZSTD: res->compression = LAYER_ZSTD; break;
-  case ARCHIVE_FILTER_BZIP2: res->compression = LAYER_BZIP2; break;
-  case ARCHIVE_FILTER_XZ: res->compression = LAYER_XZ; break;
+  case ARCHIVE_FILTER_NONE: rep->compression = LAYER_PLAIN; break;
+  case ARCHIVE_FILTER_GZIP: rep->compression = LAYER_GZIP; break;
+  case ARCHIVE_FILTER_ZSTD: rep->compression = LAYER_ZSTD; break;
+  case ARCHIVE_FILTER_BZIP2: rep->compression = LAYER_BZIP2; break;
+  case ARCHIVE_FILTER_XZ: rep->compression = LAYER_XZ; break;
   default:
     berr_set(err, BERR_INVALID, "unsupported compression `%s` (plain, gzip, zstd, bzip2 or xz tarballs only)",
              archive_filter_name(raw, 0));
     goto out;
   }
-  mid.raw = raw;
-  mid.plain = res->compression == LAYER_PLAIN;
+  for (;;) {
+    la_ssize_t n = archive_read_data(raw, buf, IO_BUF);
+    if (n < 0) {
+      berr_set(err, BERR_INVALID, "decompress: %s",
+               archive_error_string(raw) ? archive_error_string(raw) : "read error");
+      goto out;
+    }
+    if (n == 0)
+      break;
+    if (write_all(out, buf, (size_t)n) < 0) {
+      /* the extractor stopped reading: its own error says why */
+      berr_sys(err, errno, "pass the decompressed stream on");
+      goto out;
+    }
+  }
+  /* the digest covers every byte, also anything after the compressed stream */
+  for (;;) {
+    const char *b;
+    ssize_t n = source_next(&src, &b, err);
+    if (n < 0)
+      goto out;
+    if (n == 0)
+      break;
+  }
+  rep->blob_size = src.blob.bytes;
+  if (digest_final(&src.blob, rep->blob_digest, err) < 0)
+    goto out;
+  ret = 0;
+out:
+  digest_free(&src.blob);
+  if (raw)
+    archive_read_free(raw);
+  free(src.buf);
+  free(buf);
+  return ret;
+}
+
+static int read_full(int fd, void *p, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = read_retry(fd, (char *)p + got, n - got);
+    if (r <= 0)
+      return -1;
+    got += (size_t)r;
+  }
+  return 0;
+}
+
+/* The extractor (the child of layer_unpack): forks the decompressor and
+ * unpacks the tar stream it sends. */
+static int unpack_in_child(int fd, int copy_fd, int64_t max_bytes, struct layer_result *res,
+                           berr_t *err) {
+  int ret = -1;
+  int data[2] = {-1, -1}, rep_pipe[2] = {-1, -1};
+  pid_t dec = -1;
+  struct stream mid = {.fd = -1, .buf = malloc(IO_BUF),
+                       .cap = (uint64_t)max_bytes * 2 + (64u << 20)};
+  struct archive *tar = archive_read_new(), *disk = archive_write_disk_new();
+  if (!mid.buf || !tar || !disk) {
+    berr_sys(err, ENOMEM, "layer extraction");
+    goto out;
+  }
+  if (digest_init(&mid.diff, err) < 0)
+    goto out;
+  if (pipe2(data, O_CLOEXEC) < 0 || pipe2(rep_pipe, O_CLOEXEC) < 0) {
+    berr_sys(err, errno, "pipe");
+    goto out;
+  }
+  (void)fcntl(data[1], F_SETPIPE_SZ, 1 << 20); /* fewer wake-ups between the two */
+  dec = fork();
+  if (dec < 0) {
+    berr_sys(err, errno, "fork the layer decompressor");
+    goto out;
+  }
+  if (dec == 0) {
+    signal(SIGPIPE, SIG_IGN);
+    close(data[0]);
+    close(rep_pipe[0]);
+    struct dreport dr = {0};
+    dr.rc = decompress(fd, copy_fd, data[1], &dr, &dr.err);
+    if (dr.rc == 0 && copy_fd >= 0 && fsync(copy_fd) < 0)
+      dr.rc = berr_sys(&dr.err, errno, "fsync the blob copy");
+    close(data[1]);
+    _exit(write_all(rep_pipe[1], &dr, sizeof dr) < 0 ? 2 : 0);
+  }
+  close(data[1]);
+  close(rep_pipe[1]);
+  data[1] = rep_pipe[1] = -1;
+  mid.fd = data[0];
 
   archive_read_support_format_tar(tar);
-  if (archive_read_open(tar, &mid, NULL, stream_cb, NULL) != ARCHIVE_OK) {
+  int r = archive_read_open(tar, &mid, NULL, stream_cb, NULL);
+  struct archive_entry *e;
+  if (r != ARCHIVE_OK) {
     berr_set(err, BERR_INVALID, "not a tar archive: %s", archive_error_string(tar));
-    goto out;
+    goto done;
   }
   archive_write_disk_set_options(
       disk, ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT |
@@ -433,56 +534,74 @@ static int unpack_in_child(int fd, int copy_fd, int64_t max_bytes, struct layer_
       berr_set(err, BERR_INVALID, "%s after %" PRIu64 " entries: %s",
                res->entries ? "broken tar archive" : "not a tar archive", res->entries,
                archive_error_string(tar) ? archive_error_string(tar) : "read error");
-      goto out;
+      goto done;
     }
     if (unpack_entry(&u, e, err) < 0)
-      goto out;
+      goto done;
   }
   /* Directory modes and times are applied last (a 0555 dir stays writable
    * while its entries are extracted). */
   if (archive_write_close(disk) != ARCHIVE_OK) {
     berr_set(err, BERR_INTERNAL, "finish extraction: %s", archive_error_string(disk));
-    goto out;
+    goto done;
   }
-  /* The digests cover every byte: the tar's trailing padding, and anything
-   * after the compressed stream in the file. */
+  /* The diffID covers every byte: the tar's trailing padding too. */
   for (;;) {
     const void *b;
     la_ssize_t n = stream_cb(tar, &mid, &b);
     if (n < 0) {
       berr_set(err, BERR_INVALID, "broken archive: %s", archive_error_string(tar));
-      goto out;
+      goto done;
     }
     if (n == 0)
       break;
   }
-  for (;;) {
-    const char *b;
-    ssize_t n = source_next(&src, &b, err);
-    if (n < 0)
-      goto out;
-    if (n == 0)
-      break;
-  }
-  res->blob_size = src.blob.bytes;
   res->tar_size = mid.bytes;
-  if (digest_final(&src.blob, res->blob_digest, err) < 0)
-    goto out;
-  if (mid.plain)
-    memcpy(res->diff_id, res->blob_digest, sizeof res->diff_id); /* hashed once */
-  else if (digest_final(&mid.diff, res->diff_id, err) < 0)
-    goto out;
+  if (digest_final(&mid.diff, res->diff_id, err) < 0)
+    goto done;
   ret = 0;
+done: {
+  /* the decompressor's word: a broken or bombed input explains a broken tar */
+  close(data[0]);
+  data[0] = -1;
+  struct dreport dr;
+  bool have = read_full(rep_pipe[0], &dr, sizeof dr) == 0;
+  int status = 0;
+  while (waitpid(dec, &status, 0) < 0 && errno == EINTR)
+    ;
+  dec = -1;
+  if (!have) {
+    if (ret == 0)
+      ret = berr_set(err, BERR_INTERNAL, "the layer decompressor ended without a report");
+  } else if (dr.rc < 0 && dr.err.errnum != EPIPE) {
+    *err = dr.err;
+    err->msg[sizeof err->msg - 1] = '\0';
+    ret = -1;
+  } else if (ret == 0 && dr.rc < 0) {
+    ret = berr_set(err, BERR_INTERNAL, "the layer decompressor stopped early: %s", dr.err.msg);
+  } else if (ret == 0) {
+    memcpy(res->blob_digest, dr.blob_digest, sizeof res->blob_digest);
+    res->blob_size = dr.blob_size;
+    res->compression = dr.compression;
+  }
+}
 out:
-  digest_free(&src.blob); /* no-ops after digest_final */
-  digest_free(&mid.diff);
+  digest_free(&mid.diff); /* a no-op after digest_final */
+  for (int k = 0; k < 2; k++) {
+    if (data[k] >= 0)
+      close(data[k]);
+    if (rep_pipe[k] >= 0)
+      close(rep_pipe[k]);
+  }
+  if (dec > 0) {
+    kill(dec, SIGKILL);
+    while (waitpid(dec, NULL, 0) < 0 && errno == EINTR)
+      ;
+  }
   if (disk)
     archive_write_free(disk);
   if (tar)
     archive_read_free(tar);
-  if (raw)
-    archive_read_free(raw);
-  free(src.buf);
   free(mid.buf);
   return ret;
 }
@@ -534,8 +653,6 @@ int layer_unpack(const char *tar_path, const char *dest, const char *blob_copy, 
       rep.rc = berr_sys(&rep.err, errno, "chdir `%s`", dest);
     else
       rep.rc = unpack_in_child(fd, copy_fd, max_bytes, &rep.res, &rep.err);
-    if (rep.rc == 0 && copy_fd >= 0 && fsync(copy_fd) < 0)
-      rep.rc = berr_sys(&rep.err, errno, "fsync `%s`", blob_copy);
     int wr = write_all(pfd[1], &rep, sizeof rep);
     _exit(wr < 0 ? 2 : 0);
   }
