@@ -24,7 +24,7 @@ import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
 
-import { alive, helperBinary, lines, median, ownV1Cgroups, repo, rmCgroupTree, waitUntil } from './support.mjs';
+import { alive, helperBinary, lines, median, ownV1Cgroups, repo, rmCgroupTree, waitUntil } from './lib/support.mjs';
 
 const RUNS = Number(process.env.BENCH_EXTRACT_RUNS ?? 5);
 const TARGET_MB = Number(process.env.BENCH_EXTRACT_MB ?? 200);

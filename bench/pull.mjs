@@ -27,7 +27,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 
-import { alive, helperBinary, lines, median, ownV1Cgroups, repo, rmCgroupTree, sleep, waitUntil } from './support.mjs';
+import { alive, helperBinary, lines, median, ownV1Cgroups, repo, rmCgroupTree, sleep, waitUntil } from './lib/support.mjs';
 
 const RUNS = Number(process.env.BENCH_PULL_RUNS ?? 5);
 const TOTAL_MB = Number(process.env.BENCH_PULL_MB ?? 50);

@@ -70,6 +70,10 @@ function fakeBridge(n) {
       exitSignal: null,
       exitReason: null,
       oomKilled: false,
+      network: { mode: 'bridge', name: 'bridge', ip: `10.89.0.${i % 250}`, prefixLen: 16, gateway: '10.89.0.1', mac: null },
+      ports: [],
+      mounts: [],
+      restart: { policy: 'no', count: 0, nextAttempt: null },
     };
   });
   const listeners = new Map();

@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
-import { alive, helperBinary, lines, median, ownV1Cgroups, repo, rmCgroupTree, waitUntil } from './support.mjs';
+import { alive, helperBinary, lines, median, ownV1Cgroups, repo, rmCgroupTree, waitUntil } from './lib/support.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const HF_RUNS = Number(process.env.BENCH_HYPERFINE_RUNS ?? 20);

@@ -41,8 +41,8 @@ const bin = (name) => path.join(repo, 'node_modules/.bin', name);
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-test-'));
 
 try {
-  // 1. Typecheck (Node side, Electron shell included, and the renderer): one test each.
-  for (const project of ['tsconfig.json', 'tsconfig.renderer.json']) {
+  // 1. Typecheck (Node side, Electron shell included, the renderer, the e2e suite): one test each.
+  for (const project of ['tsconfig.json', 'tsconfig.renderer.json', 'e2e/tsconfig.json']) {
     console.log(`\n# typecheck ${project}`);
     const r = await exec(bin('tsc'), ['--noEmit', '-p', project]);
     if (r.status === 0) passed++;
@@ -83,6 +83,10 @@ try {
   if (fs.existsSync(path.join(repo, 'tests/integration/vitest.config.ts'))) {
     // The sanitized helper was just built by the set-up.
     await vitest('integration tests', ['--config', 'tests/integration/vitest.config.ts']);
+  }
+  // 4. e2e: the UI in Chromium against web mode and the sanitized helper (e2e/global-setup.ts).
+  if (fs.existsSync(path.join(repo, 'e2e/vitest.config.ts'))) {
+    await vitest('e2e tests', ['--config', 'e2e/vitest.config.ts']);
   }
 } finally {
   fs.rmSync(tmp, { recursive: true, force: true });

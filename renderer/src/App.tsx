@@ -1,114 +1,205 @@
+// The app shell: sidebar, helper banner, the current view, dialogs, notices and the
+// keyboard shortcuts.
 import { useEffect } from 'react';
 
-import { ago, formatBytes, quoteCommand, statusText, truncate } from '../../electron/core/format';
-import type { ContainerInfo, ImageSummary } from '../../electron/core/protocol';
-import { useBerth } from './store';
+import { hasToken } from './api';
+import { useBerth } from './berth';
+import { Dialog } from './components/Dialog';
+import { BerthMark, BoxIcon, CloseIcon, DiskIcon, KeyboardIcon, LayersIcon, NetIcon, WarnIcon } from './components/Icons';
+import { ContainerDetail } from './views/ContainerDetail';
+import { ContainersView } from './views/ContainersView';
+import { ImageDetail } from './views/ImageDetail';
+import { ImagesView, ImportDialog, PullDialog } from './views/ImagesView';
+import { RunDialog } from './views/RunDialog';
 
-function dotClass(c: ContainerInfo): string {
-  if (c.status === 'running') return 'dot running';
-  if (c.status === 'created') return 'dot created';
-  return c.exitCode === 0 ? 'dot exited' : 'dot failed';
+export const SHORTCUTS: readonly [string, string][] = [
+  ['N', 'Run a new container'],
+  ['P', 'Pull an image'],
+  ['I', 'Import an image from a file'],
+  ['1', 'Containers'],
+  ['2', 'Images'],
+  ['/', 'Filter the list'],
+  ['↑ ↓', 'Move between rows; Enter opens, Delete removes'],
+  ['Esc', 'Close a dialog; from a detail page, back to the list'],
+  ['?', 'This list'],
+];
+
+function isTyping(t: EventTarget | null): boolean {
+  const el = t as HTMLElement | null;
+  if (!el) return false;
+  return el.isContentEditable || el.tagName === 'INPUT' || el.tagName === 'TEXTAREA' || el.tagName === 'SELECT' || Boolean(el.closest('.xterm'));
 }
 
-function Containers({ containers, now }: { containers: ContainerInfo[]; now: number }) {
-  if (containers.length === 0) {
+function HelperBanner() {
+  const helper = useBerth((s) => s.helper);
+  if (!hasToken()) {
     return (
-      <p className="empty">
-        No containers yet — run one with <code>berth run -it busybox sh</code>
-      </p>
+      <div className="banner bad" role="alert">
+        <span className="icon">
+          <WarnIcon />
+        </span>
+        <div>
+          <strong>This page was opened without its access token.</strong>
+          Open the address that <code>npm start</code> printed (it ends in <code>#token=…</code>); the token keeps other pages and users out.
+        </div>
+      </div>
     );
   }
-  const sorted = [...containers].sort((a, b) => Date.parse(b.created) - Date.parse(a.created));
+  if (!helper || helper.state === 'connected') return null;
+  const connecting = helper.state === 'connecting';
   return (
-    <table>
-      <thead>
-        <tr>
-          <th>Name</th>
-          <th>Image</th>
-          <th>Command</th>
-          <th>Status</th>
-          <th>Created</th>
-        </tr>
-      </thead>
-      <tbody>
-        {sorted.map((c) => (
-          <tr key={c.id}>
-            <td>
-              <span className="name">{c.name}</span>
-              <span className="muted mono"> {c.shortId}</span>
-            </td>
-            <td className="mono">{c.image}</td>
-            <td className="mono" title={quoteCommand(c.command)}>
-              {truncate(quoteCommand(c.command), 40)}
-            </td>
-            <td>
-              <span className={dotClass(c)} aria-hidden="true" />
-              {statusText(c, now)}
-            </td>
-            <td className="muted">{ago(c.created, now)}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <div className={`banner ${connecting ? '' : 'bad'}`} role="alert" data-testid="helper-banner">
+      <span className="icon">{connecting ? <span className="spinner" /> : <WarnIcon />}</span>
+      <div>
+        <strong>{connecting ? 'Connecting to the Berth helper…' : 'The Berth helper (berthd) is not available.'}</strong>
+        {helper.reason && <span>{helper.reason}. </span>}
+        {helper.hint ? <span>{helper.hint}</span> : !connecting && <span>Containers cannot be listed or run until it is; everything else here keeps working.</span>}
+      </div>
+    </div>
   );
 }
 
-/** "1 image", "3 images" */
-function count(n: number, noun: string): string {
-  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+function Notices() {
+  const notices = useBerth((s) => s.notices);
+  const dismiss = useBerth((s) => s.dismiss);
+  return (
+    <div className="notices" aria-live="polite">
+      {notices.map((n) => (
+        <div key={n.id} className={`notice ${n.kind}`} role={n.kind === 'error' ? 'alert' : 'status'}>
+          <p>{n.text}</p>
+          <button type="button" className="btn ghost icon small" aria-label="Dismiss" onClick={() => dismiss(n.id)}>
+            <CloseIcon />
+          </button>
+        </div>
+      ))}
+    </div>
+  );
 }
 
-function Images({ images, now }: { images: ImageSummary[]; now: number }) {
-  if (images.length === 0) {
-    return (
-      <p className="empty">
-        No images yet — <code>berth run busybox true</code> makes the default one, <code>berth import rootfs.tar NAME</code> adds your own
-      </p>
-    );
-  }
+function Sidebar() {
+  const route = useBerth((s) => s.route);
+  const navigate = useBerth((s) => s.navigate);
+  const containers = useBerth((s) => s.containers);
+  const images = useBerth((s) => s.images);
+  const helper = useBerth((s) => s.helper);
+  const openDialog = useBerth((s) => s.openDialog);
+  const onContainers = route.view === 'containers' || route.view === 'container';
+  const onImages = route.view === 'images' || route.view === 'image';
+  const running = containers?.filter((c) => c.status === 'running').length;
+  const tone = helper?.state === 'connected' ? 'ok' : helper?.state === 'connecting' ? 'warn' : 'bad';
   return (
-    <table>
-      <thead>
-        <tr>
-          <th>Reference</th>
-          <th>ID</th>
-          <th>Size</th>
-          <th>Created</th>
-        </tr>
-      </thead>
-      <tbody>
-        {images.map((i) => (
-          <tr key={i.id}>
-            <td className="mono">{i.refs.length > 0 ? i.refs.join(', ') : '<none>'}</td>
-            <td className="mono muted">{i.id.replace(/^sha256:/, '').slice(0, 12)}</td>
-            <td>{formatBytes(i.size)}</td>
-            <td className="muted">{ago(i.created, now)}</td>
-          </tr>
+    <nav className="sidebar" aria-label="Main">
+      <div className="brand">
+        <BerthMark /> Berth
+      </div>
+      <button type="button" className="nav-item" aria-current={onContainers ? 'page' : undefined} onClick={() => navigate({ view: 'containers' })} data-testid="nav-containers">
+        <BoxIcon /> Containers
+        <span className="count">{running !== undefined && running > 0 ? `${running} running` : (containers?.length ?? '')}</span>
+      </button>
+      <button type="button" className="nav-item" aria-current={onImages ? 'page' : undefined} onClick={() => navigate({ view: 'images' })} data-testid="nav-images">
+        <LayersIcon /> Images
+        <span className="count">{images?.length ?? ''}</span>
+      </button>
+      <div className="nav-label">Coming later</div>
+      <button type="button" className="nav-item" disabled title="Networks arrive with bridge networking">
+        <NetIcon /> Networks <span className="soon">soon</span>
+      </button>
+      <button type="button" className="nav-item" disabled title="Volumes arrive with bind mounts and named volumes">
+        <DiskIcon /> Volumes <span className="soon">soon</span>
+      </button>
+      <div className="sidebar-foot">
+        <button type="button" className="nav-item" onClick={() => openDialog({ kind: 'shortcuts' })}>
+          <KeyboardIcon /> Shortcuts <kbd style={{ marginLeft: 'auto' }}>?</kbd>
+        </button>
+        <div className="helper-pill" title={helper?.root ? `store ${helper.root}` : undefined}>
+          <span className={`badge ${tone}`}>{helper?.state === 'connected' ? 'Helper connected' : helper?.state === 'connecting' ? 'Connecting' : helper ? 'Helper unavailable' : 'Checking helper'}</span>
+        </div>
+        {helper?.version && (
+          <span className="small">
+            berthd {helper.version}
+            {helper.cgroupLayout ? ` · cgroup ${helper.cgroupLayout === 'legacy' || helper.cgroupLayout === 'hybrid' ? 'v1' : 'v2'}` : ''}
+          </span>
+        )}
+      </div>
+    </nav>
+  );
+}
+
+function Dialogs() {
+  const dialog = useBerth((s) => s.dialog);
+  const openDialog = useBerth((s) => s.openDialog);
+  const close = (): void => openDialog(null);
+  if (!dialog) return null;
+  if (dialog.kind === 'run') return <RunDialog initialImage={dialog.image} onClose={close} />;
+  if (dialog.kind === 'pull') return <PullDialog onClose={close} />;
+  if (dialog.kind === 'import') return <ImportDialog onClose={close} />;
+  return (
+    <Dialog title="Keyboard shortcuts" onClose={close} size="narrow">
+      <dl className="shortcut-list">
+        {SHORTCUTS.map(([k, what]) => (
+          <div key={k} style={{ display: 'contents' }}>
+            <dt>
+              <kbd>{k}</kbd>
+            </dt>
+            <dd>{what}</dd>
+          </div>
         ))}
-      </tbody>
-    </table>
+      </dl>
+    </Dialog>
   );
 }
 
 export function App() {
-  const { containers, images, error, now, connect } = useBerth();
+  const connect = useBerth((s) => s.connect);
+  const route = useBerth((s) => s.route);
   useEffect(() => connect(), [connect]);
-  const running = containers?.filter((c) => c.status === 'running').length ?? 0;
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent): void => {
+      if (e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
+      const s = useBerth.getState();
+      // Esc inside a terminal belongs to the shell (vi, less, readline), not to navigation.
+      if (e.key === 'Escape' && !s.dialog && !(e.target as HTMLElement | null)?.closest?.('.xterm')) {
+        if (s.route.view === 'container') s.navigate({ view: 'containers' });
+        else if (s.route.view === 'image') s.navigate({ view: 'images' });
+        return;
+      }
+      if (s.dialog || isTyping(e.target)) return;
+      const helperOk = s.helper?.state === 'connected';
+      const k = e.key.toLowerCase();
+      if (k === 'n' && helperOk) s.openDialog({ kind: 'run' });
+      else if (k === 'p' && helperOk) {
+        s.navigate({ view: 'images' });
+        s.openDialog({ kind: 'pull' });
+      } else if (k === 'i' && helperOk) {
+        s.navigate({ view: 'images' });
+        s.openDialog({ kind: 'import' });
+      } else if (k === '1') s.navigate({ view: 'containers' });
+      else if (k === '2') s.navigate({ view: 'images' });
+      else if (k === '?') s.openDialog({ kind: 'shortcuts' });
+      else if (k === '/') {
+        const el = document.getElementById('global-search');
+        if (el) el.focus();
+        else return;
+      } else return;
+      e.preventDefault();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
+
   return (
-    <div className="page">
-      <header>
-        <h1>Berth</h1>
-        <span className="muted">{containers ? `${running} running · ${count(containers.length, 'container')} · ${count(images?.length ?? 0, 'image')}` : 'connecting…'}</span>
-      </header>
-      {error && <div className="error">{error}</div>}
-      <section>
-        <h2>Containers</h2>
-        {containers ? <Containers containers={containers} now={now} /> : <p className="empty">Loading…</p>}
-      </section>
-      <section>
-        <h2>Images</h2>
-        {images ? <Images images={images} now={now} /> : <p className="empty">Loading…</p>}
-      </section>
+    <div className="app">
+      <Sidebar />
+      <main className="main">
+        <HelperBanner />
+        {route.view === 'containers' && <ContainersView />}
+        {route.view === 'container' && <ContainerDetail key={route.id} id={route.id} tab={route.tab} />}
+        {route.view === 'images' && <ImagesView />}
+        {route.view === 'image' && <ImageDetail key={route.id} id={route.id} />}
+      </main>
+      <Dialogs />
+      <Notices />
     </div>
   );
 }

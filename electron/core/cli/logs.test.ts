@@ -69,6 +69,10 @@ describe('stats and ps helpers', () => {
       exitSignal: null,
       exitReason: null,
       oomKilled: false,
+      network: { mode: 'none', name: null, ip: null, prefixLen: null, gateway: null, mac: null },
+      ports: [],
+      mounts: [],
+      restart: { policy: 'no', count: 0, nextAttempt: null },
     };
     const t = psTable([c], Date.parse('2026-11-25T06:00:06Z'));
     expect(t.split('\n')[0]).toMatch(/^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+NAMES$/);

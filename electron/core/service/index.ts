@@ -186,9 +186,10 @@ export function createBerthService(source: HelperClient | ServiceOptions): Berth
         await running;
         if (!want.containers && !want.images) return;
       }
+      // Without a connection, what is wanted stays wanted: the reconnect resyncs it.
+      const c = link.current();
+      if (!c) return;
       running = (async () => {
-        const c = link.current();
-        if (!c) return;
         const doC = want.containers;
         const doI = want.images;
         want.containers = want.images = false;

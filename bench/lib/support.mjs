@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'];
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

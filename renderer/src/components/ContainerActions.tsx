@@ -1,0 +1,110 @@
+// Start / stop / kill / remove for one container, with a confirmation where data
+// would be lost (removing deletes the writable layer; kill skips a clean shutdown).
+import { useState } from 'react';
+
+import type { ContainerInfo } from '../../../electron/core/protocol';
+import { api, useBerth } from '../berth';
+import { errorText } from './common';
+import { Confirm } from './Dialog';
+import { BoltIcon, PlayIcon, StopIcon, TrashIcon } from './Icons';
+
+type Pending = null | 'remove' | 'kill';
+
+export function useContainerActions(c: ContainerInfo) {
+  const notify = useBerth((s) => s.notify);
+  const [busy, setBusy] = useState<string | null>(null);
+  const [confirm, setConfirm] = useState<Pending>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  const run = async (label: string, fn: () => Promise<unknown>, done?: string): Promise<boolean> => {
+    setBusy(label);
+    setError(null);
+    try {
+      await fn();
+      if (done) notify('success', done);
+      return true;
+    } catch (e) {
+      const msg = errorText(e);
+      setError(msg);
+      notify('error', `${label} ${c.name} failed: ${msg}`);
+      return false;
+    } finally {
+      setBusy(null);
+    }
+  };
+
+  const start = () => void run('Start', () => api.startContainer(c.id));
+  const stop = () => void run('Stop', () => api.stop(c.id));
+  const askKill = () => setConfirm('kill');
+  const askRemove = () => setConfirm('remove');
+
+  const dialog =
+    confirm === 'remove' ? (
+      <Confirm
+        title={`Remove ${c.name}?`}
+        confirmLabel={c.status === 'running' ? 'Kill and remove' : 'Remove'}
+        danger
+        busy={busy !== null}
+        error={error}
+        onCancel={() => setConfirm(null)}
+        onConfirm={() => void run('Remove', () => api.remove(c.id, c.status === 'running'), `Removed ${c.name}`).then((ok) => ok && setConfirm(null))}
+      >
+        <p style={{ margin: 0 }}>
+          {c.status === 'running' ? 'The container is running: it will be killed first. ' : ''}
+          Its writable layer (every file it created or changed), its log and its cgroup are deleted. The image <code>{c.image}</code> stays.
+        </p>
+      </Confirm>
+    ) : confirm === 'kill' ? (
+      <Confirm
+        title={`Kill ${c.name}?`}
+        confirmLabel="Kill"
+        danger
+        busy={busy !== null}
+        error={error}
+        onCancel={() => setConfirm(null)}
+        onConfirm={() => void run('Kill', () => api.kill(c.id, 'SIGKILL')).then((ok) => ok && setConfirm(null))}
+      >
+        <p style={{ margin: 0 }}>SIGKILL ends every process at once, without a chance to save or clean up. Use Stop for a clean shutdown.</p>
+      </Confirm>
+    ) : null;
+
+  return { busy, start, stop, askKill, askRemove, dialog };
+}
+
+export type ContainerActionsApi = ReturnType<typeof useContainerActions>;
+
+export function ContainerButtons({ c, compact }: { c: ContainerInfo; compact?: boolean }) {
+  const a = useContainerActions(c);
+  return <ActionButtons c={c} a={a} compact={compact} />;
+}
+
+export function ActionButtons({ c, a, compact }: { c: ContainerInfo; a: ContainerActionsApi; compact?: boolean }) {
+  const size = compact ? 'btn small' : 'btn';
+  const running = c.status === 'running';
+  return (
+    <>
+      {running ? (
+        <>
+          <button type="button" className={size} onClick={a.stop} disabled={a.busy !== null} title="Stop (SIGTERM, then SIGKILL after 10 s)" aria-label={`Stop ${c.name}`}>
+            {a.busy === 'Stop' ? <span className="spinner" /> : <StopIcon />}
+            {!compact && 'Stop'}
+          </button>
+          <button type="button" className={`${size} danger`} onClick={a.askKill} disabled={a.busy !== null} title="Kill (SIGKILL)" aria-label={`Kill ${c.name}`}>
+            <BoltIcon />
+            {!compact && 'Kill'}
+          </button>
+        </>
+      ) : (
+        <button type="button" className={size} onClick={a.start} disabled={a.busy !== null} title="Start" aria-label={`Start ${c.name}`}>
+          {a.busy === 'Start' ? <span className="spinner" /> : <PlayIcon />}
+          {!compact && 'Start'}
+        </button>
+      )}
+      <button type="button" className={`${size} danger`} onClick={a.askRemove} disabled={a.busy !== null} title="Remove" aria-label={`Remove ${c.name}`}>
+        <TrashIcon />
+        {!compact && 'Remove'}
+      </button>
+      {a.dialog}
+    </>
+  );
+}
