@@ -43,7 +43,7 @@ export enum FrameType {
 
 /** A change berthd reports to events.subscribe streams (docs/protocol.md, "Events"). */
 export interface BerthdEvent {
-  type: 'container' | 'image';
+  type: 'container' | 'image' | 'network' | 'volume';
   action: 'create' | 'start' | 'exit' | 'remove' | 'change';
   /** the container id, or the image id ("" when a worker changed images it does not name) */
   id: string;
@@ -77,9 +77,133 @@ export interface ContainerSpec {
   autoRemove?: boolean;
   namespaces?: Partial<Record<NamespaceName, boolean>>;
   limits?: Limits;
+  /** "bridge" (the default network, the default), "none" (only lo), "host" (the helper's
+   *  network namespace), or the name or id of a user-defined network. */
+  network?: string;
+  /** Published ports (bridge and user networks only). */
+  ports?: PortMapping[];
+  mounts?: MountSpec[];
+  restart?: RestartPolicy;
 }
 
-export type ContainerStatus = 'created' | 'running' | 'exited';
+export interface PortMapping {
+  /** "127.0.0.1" unless given; "0.0.0.0" for every address */
+  hostIp?: string;
+  /** 1..65535 */
+  hostPort: number;
+  containerPort: number;
+  protocol?: 'tcp' | 'udp';
+}
+
+export type MountSpec =
+  /** a host directory or file; it must exist */
+  | { type: 'bind'; source: string; target: string; readOnly?: boolean }
+  /** a named volume; created when it does not exist yet */
+  | { type: 'volume'; source: string; target: string; readOnly?: boolean }
+  /** size in bytes (half of RAM, the kernel's default, when absent); mode 0o1777 by default */
+  | { type: 'tmpfs'; target: string; size?: number; mode?: number; readOnly?: boolean };
+
+export type RestartPolicyName = 'no' | 'on-failure' | 'always' | 'unless-stopped';
+export interface RestartPolicy {
+  policy: RestartPolicyName;
+  /** on-failure only: give up after this many restarts (0 = no limit) */
+  maxRetries?: number;
+}
+
+/** A container's place on a network, as ContainerInfo.network gives it. */
+export interface ContainerNetwork {
+  mode: 'bridge' | 'none' | 'host';
+  /** the network's name for bridge mode ("bridge" or a user network), else null */
+  name: string | null;
+  /** while running on a bridge network: */
+  ip: string | null;
+  prefixLen: number | null;
+  gateway: string | null;
+  mac: string | null;
+}
+
+/** A mount as ContainerInfo.mounts gives it: a volume's source is its directory on the host. */
+export interface MountInfo {
+  type: 'bind' | 'volume' | 'tmpfs';
+  /** host path (bind, volume), "tmpfs" for tmpfs */
+  source: string;
+  target: string;
+  readOnly: boolean;
+  /** the volume's name (volume mounts) */
+  name?: string;
+}
+
+export interface NetworkInfo {
+  id: string;
+  name: string;
+  driver: 'bridge';
+  /** the Linux bridge's name, "berth0" for the default network */
+  bridge: string;
+  /** CIDR, "10.89.0.0/16" */
+  subnet: string;
+  gateway: string;
+  /** the default network: cannot be removed */
+  builtin: boolean;
+  created: string;
+  /** whether the bridge exists now (it is made on the first start of a container on it and removed after the last one stops) */
+  active: boolean;
+  containers: { id: string; name: string; ip: string | null; mac: string | null }[];
+}
+
+export interface NetworkCreateParams {
+  name: string;
+  /** CIDR; the next free /24 of 10.90.0.0/16 when absent */
+  subnet?: string;
+  /** the first address of the subnet when absent */
+  gateway?: string;
+}
+
+/** One network interface, inside a container's network namespace or the host's. */
+export interface InterfaceInfo {
+  name: string;
+  index: number;
+  /** "loopback", "veth", "bridge", "device", … */
+  kind: string;
+  mac: string | null;
+  mtu: number;
+  up: boolean;
+  addresses: { family: 'inet' | 'inet6'; address: string; prefixLen: number }[];
+  /** a veth's other end, as its own namespace names it: "veth…@host", "eth0@container" */
+  peer?: string | null;
+  /** the bridge this interface is a port of */
+  master?: string | null;
+  rxBytes: number;
+  txBytes: number;
+}
+
+export interface RouteInfo {
+  /** CIDR, or "default" */
+  destination: string;
+  gateway: string | null;
+  device: string;
+}
+
+/** container.interfaces: the container's view beside the helper's (the host's). */
+export interface ContainerInterfaces {
+  /** whether the container has a network namespace of its own */
+  isolated: boolean;
+  container: { interfaces: InterfaceInfo[]; routes: RouteInfo[] };
+  host: { interfaces: InterfaceInfo[]; routes: RouteInfo[] };
+}
+
+export interface VolumeInfo {
+  name: string;
+  /** the directory on the host that containers see */
+  mountpoint: string;
+  created: string;
+  /** ids of the containers (running or not) whose spec names it */
+  usedBy: string[];
+  /** bytes used, or null when not computed (volume.list leaves it out for speed) */
+  sizeBytes: number | null;
+}
+
+/** `restarting`: exited, and its restart policy will start it again (ContainerInfo.restart.nextAttempt). */
+export type ContainerStatus = 'created' | 'running' | 'restarting' | 'exited';
 export type ExitReason = 'exited' | 'signaled' | 'oom-killed' | 'stopped' | 'killed' | 'lost';
 
 export interface NamespaceState {
@@ -117,6 +241,15 @@ export interface ContainerInfo {
   namespaces?: Partial<Record<NamespaceName, NamespaceState>>;
   timeline?: TimelineStep[];
   startToExitUs?: number | null;
+  network: ContainerNetwork;
+  ports: Required<PortMapping>[];
+  mounts: MountInfo[];
+  restart: RestartPolicy & {
+    /** restarts the helper made so far (reset by a start or restart the user asks for) */
+    count: number;
+    /** RFC 3339, while status is `restarting` */
+    nextAttempt: string | null;
+  };
 }
 
 export type CgroupLayout = 'unified' | 'hybrid' | 'legacy';
@@ -385,6 +518,17 @@ export interface HelperMethods {
   'container.commit': { params: CommitParams; result: ImageSummary };
   'container.export': { params: { ref: string; path: string }; result: { path: string; size: number } };
   'events.subscribe': { params: Record<string, never>; result: StreamMarker };
+  'container.restart': { params: { ref: string; timeout?: number }; result: ContainerInfo };
+  'container.interfaces': { params: { ref: string }; result: ContainerInterfaces };
+  'network.create': { params: NetworkCreateParams; result: NetworkInfo };
+  'network.list': { params: Record<string, never>; result: { networks: NetworkInfo[] } };
+  'network.inspect': { params: { ref: string }; result: NetworkInfo };
+  'network.remove': { params: { ref: string }; result: { id: string } };
+  'volume.create': { params: { name?: string }; result: VolumeInfo };
+  'volume.list': { params: Record<string, never>; result: { volumes: VolumeInfo[] } };
+  'volume.inspect': { params: { name: string }; result: VolumeInfo };
+  'volume.remove': { params: { name: string; force?: boolean }; result: { name: string } };
+  'volume.prune': { params: Record<string, never>; result: { removed: string[]; reclaimedBytes: number } };
 }
 
 export type MethodName = keyof HelperMethods;
