@@ -1,11 +1,12 @@
-// The Electron main process: one window on the shared renderer, and the BerthApi
-// on ipcMain, channel per call name. Everything else lives in electron/core.
+// The Electron main process: one window on the shared renderer, a tray icon that
+// keeps Berth at hand while the window is closed, and the BerthApi on ipcMain,
+// channel per call name. Everything else lives in electron/core.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { app, BrowserWindow, ipcMain, Menu, type IpcMainEvent, type MenuItemConstructorOptions, type WebContents } from 'electron';
+import { app, BrowserWindow, ipcMain, Menu, nativeImage, Tray, type IpcMainEvent, type MenuItemConstructorOptions, type WebContents } from 'electron';
 
-import { BERTH_API_CALLS, dispatchCall, isBerthEvent, type BerthEventName, type BerthService, type Unsubscribe } from '../core/api';
+import { BERTH_API_CALLS, dispatchCall, isBerthEvent, type BerthEventName, type BerthService, type ContainerInfo, type Unsubscribe } from '../core/api';
 import { ensureDefaultImage } from '../core/default-image';
 import { ensureHelper, explainHelperFailure } from '../core/helper-launcher';
 import { createBerthService } from '../core/service';
@@ -69,15 +70,47 @@ function buildMenu(): void {
   Menu.setApplicationMenu(Menu.buildFromTemplate(template));
 }
 
+/** The icon next to the dev tree (dist/electron/../../assets) or in a package's resources. */
+function iconPath(name: string): string {
+  return app.isPackaged ? path.join(process.resourcesPath, name) : path.join(here, '../../assets', name);
+}
+
+/**
+ * The tray: shows how many containers run, opens the window, quits. Closing the window
+ * leaves Berth here (containers never depend on the GUI anyway).
+ */
+function buildTray(service: BerthService, show: () => void, quit: () => void): Tray {
+  const tray = new Tray(nativeImage.createFromPath(iconPath('icon-22.png')));
+  const render = (list: ContainerInfo[] | null): void => {
+    const running = list?.filter((c) => c.status === 'running').length ?? 0;
+    const label = list === null ? 'Containers: unknown' : `${running} container${running === 1 ? '' : 's'} running`;
+    tray.setToolTip(`Berth: ${label.toLowerCase()}`);
+    tray.setContextMenu(
+      Menu.buildFromTemplate([
+        { label, enabled: false },
+        { type: 'separator' },
+        { label: 'Open Berth', click: show },
+        { label: 'Quit Berth', click: quit },
+      ]),
+    );
+  };
+  render(null);
+  service.on('containersChanged', render);
+  tray.on('click', show);
+  return tray;
+}
+
 async function main(): Promise<void> {
   await app.whenReady();
   buildMenu();
   const service = createService();
   wireIpc(service);
+  let quitting = false;
   const win = new BrowserWindow({
     width: 1100,
     height: 720,
     title: 'Berth',
+    icon: iconPath('icon-256.png'),
     webPreferences: {
       preload: path.join(here, 'preload.cjs'),
       contextIsolation: true,
@@ -88,11 +121,28 @@ async function main(): Promise<void> {
   // No navigation away from the app and no new windows.
   win.webContents.on('will-navigate', (e) => e.preventDefault());
   win.webContents.setWindowOpenHandler(() => ({ action: 'deny' }));
-  await win.loadFile(path.join(here, '../renderer/index.html'));
-  app.on('window-all-closed', () => {
+  const show = (): void => {
+    win.show();
+    win.focus();
+  };
+  const quit = (): void => {
+    quitting = true;
     service.close();
     app.quit();
+  };
+  const tray = buildTray(service, show, quit);
+  // Closing the window hides it while the tray is there; Quit (menu, tray) ends the app.
+  win.on('close', (e) => {
+    if (!quitting && !tray.isDestroyed()) {
+      e.preventDefault();
+      win.hide();
+    }
   });
+  app.on('before-quit', () => {
+    quitting = true;
+  });
+  await win.loadFile(path.join(here, '../renderer/index.html'));
+  app.on('window-all-closed', quit);
 }
 
 main().catch((e: unknown) => {
