@@ -24,7 +24,7 @@ import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
 
-import { alive, helperBinary, lines, median, ownV1Cgroups, repo, rmCgroupTree, waitUntil } from './lib/support.mjs';
+import { alive, helperBinary, inBenchNetns, lines, median, ownV1Cgroups, repo, rmCgroupTree, waitUntil } from './lib/support.mjs';
 
 const RUNS = Number(process.env.BENCH_EXTRACT_RUNS ?? 5);
 const TARGET_MB = Number(process.env.BENCH_EXTRACT_MB ?? 200);
@@ -256,7 +256,7 @@ async function main() {
     for (const d of cgDirs) fs.mkdirSync(d);
     const moves = cgDirs.map((d) => `echo $$ > '${d}/cgroup.procs' || exit 97; `).join('');
     const logFd = fs.openSync(logPath, 'a');
-    helper = spawn('/bin/sh', ['-c', `${moves}exec "$0" "$@"`, berthd, '--foreground', '--root', root, '--socket', socket], { stdio: ['ignore', logFd, logFd] });
+    helper = spawn(inBenchNetns()[0], [...inBenchNetns().slice(1), '/bin/sh', '-c', `${moves}exec "$0" "$@"`, berthd, '--foreground', '--root', root, '--socket', socket], { stdio: ['ignore', logFd, logFd] });
     fs.closeSync(logFd);
     const up = await waitUntil(async () => {
       if (!alive(helper.pid)) return true;

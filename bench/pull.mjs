@@ -27,7 +27,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import zlib from 'node:zlib';
 
-import { alive, helperBinary, lines, median, ownV1Cgroups, repo, rmCgroupTree, sleep, waitUntil } from './lib/support.mjs';
+import { alive, helperBinary, inBenchNetns, lines, median, ownV1Cgroups, repo, rmCgroupTree, sleep, waitUntil } from './lib/support.mjs';
 
 const RUNS = Number(process.env.BENCH_PULL_RUNS ?? 5);
 const TOTAL_MB = Number(process.env.BENCH_PULL_MB ?? 50);
@@ -116,7 +116,7 @@ async function startRegistry(dir) {
 async function startHelper(berthd, root, socket, cgDirs, logPath, HelperClient) {
   const moves = cgDirs.map((d) => `echo $$ > '${d}/cgroup.procs' || exit 97; `).join('');
   const logFd = fs.openSync(logPath, 'a');
-  const proc = spawn('/bin/sh', ['-c', `${moves}exec "$0" "$@"`, berthd, '--foreground', '--root', root, '--socket', socket], { stdio: ['ignore', logFd, logFd] });
+  const proc = spawn(inBenchNetns()[0], [...inBenchNetns().slice(1), '/bin/sh', '-c', `${moves}exec "$0" "$@"`, berthd, '--foreground', '--root', root, '--socket', socket], { stdio: ['ignore', logFd, logFd] });
   fs.closeSync(logFd);
   let client = null;
   await waitUntil(async () => {

@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
-import { alive, helperBinary, lines, median, ownV1Cgroups, repo, rmCgroupTree, waitUntil } from './lib/support.mjs';
+import { alive, helperBinary, inBenchNetns, lines, median, ownV1Cgroups, repo, rmCgroupTree, waitUntil } from './lib/support.mjs';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const HF_RUNS = Number(process.env.BENCH_HYPERFINE_RUNS ?? 20);
@@ -99,7 +99,7 @@ async function main() {
   const socket = path.join(tmp, 'b.sock');
   const logPath = path.join(tmp, 'berthd.log');
   const cgDirs = ownV1Cgroups().map((d) => path.join(d, `berth-bench-${path.basename(tmp)}`));
-  const env = { ...process.env, BERTH_ROOT: root, BERTH_SOCKET: socket, BERTHD: berthd, NO_COLOR: '1' };
+  const env = { ...process.env, BERTH_ROOT: root, BERTH_SOCKET: socket, BERTHD: berthd, NO_COLOR: '1', BERTH_NO_AUTOSTART: '1' };
   let helper = null;
   const created = [];
   try {
@@ -107,7 +107,7 @@ async function main() {
     // The helper moves into its cgroup before it execs, so that cgroup is its own.
     const moves = cgDirs.map((d) => `echo $$ > '${d}/cgroup.procs' || exit 97; `).join('');
     const logFd = fs.openSync(logPath, 'a');
-    helper = spawn('/bin/sh', ['-c', `${moves}exec "$0" "$@"`, berthd, '--foreground', '--root', root, '--socket', socket], { stdio: ['ignore', logFd, logFd] });
+    helper = spawn(inBenchNetns()[0], [...inBenchNetns().slice(1), '/bin/sh', '-c', `${moves}exec "$0" "$@"`, berthd, '--foreground', '--root', root, '--socket', socket], { stdio: ['ignore', logFd, logFd] });
     fs.closeSync(logFd);
     let conn = null;
     await waitUntil(async () => {

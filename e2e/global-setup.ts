@@ -13,6 +13,7 @@ import { HelperClient } from '../electron/core/helper-client';
 import { createBerthService } from '../electron/core/service';
 import { startWebServer } from '../electron/web/web-server';
 import { processAlive, sanitizerFindings, startHelper, stopHelper, tail, waitUntil } from '../tests/integration/support/helper-process';
+import { createNetns, netnsLeftovers, removeNetns } from '../tests/integration/support/netns';
 import { cgroupTreeProcs, makeHelperCgroups, rmCgroupTree } from './support/cgroups';
 import type { E2eEnv } from './support/env';
 
@@ -36,13 +37,18 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const vite = await import('vite');
   await vite.build({ configFile: path.join(repo, 'renderer/vite.config.ts'), logLevel: 'warn', build: { outDir: webDir, emptyOutDir: true } });
 
+  process.env.BERTH_NO_AUTOSTART = '1';
   const cg = makeHelperCgroups(`berth-e2e-${path.basename(tmp)}`);
   const cleanupCgroups = (): string[] => cg.dirs.flatMap((d) => rmCgroupTree(d));
   let helper: Awaited<ReturnType<typeof startHelper>>;
+  // The helper's own network namespace: its bridges and NAT never reach the machine's.
+  let netns = '';
   try {
-    helper = await startHelper({ binary: berthd, root, socket, logPath, cgroupProcs: cg.procs, detached: false });
+    netns = createNetns('berth-e2e');
+    helper = await startHelper({ binary: berthd, root, socket, logPath, cgroupProcs: cg.procs, detached: false, netns });
   } catch (e) {
     cleanupCgroups();
+    if (netns) removeNetns(netns);
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
@@ -71,6 +77,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
       }
     } else failures.push('berthd died during the e2e tests');
     await stopHelper(helper.pid);
+    const netLeft = netnsLeftovers(netns);
+    if (netLeft.length > 0) failures.push(`network leftovers in namespace ${netns}: ${netLeft.join(', ')}`);
+    removeNetns(netns);
     await waitUntil(() => cg.dirs.every((d) => cgroupTreeProcs(d).length === 0), 5000);
     const strays = [...new Set(cg.dirs.flatMap((d) => cgroupTreeProcs(d)))];
     for (const p of strays) {

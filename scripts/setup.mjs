@@ -15,6 +15,8 @@ export const APT_PACKAGES = [
   'libarchive-dev',
   'libjson-c-dev',
   'libssl-dev',
+  'libnftables-dev',
+  'nftables',
   'busybox-static',
   'iproute2',
   'chromium',

@@ -71,3 +71,23 @@ export function helperBinary() {
   if (make.status !== 0) throw new Error(`make -C native-helper failed:\n${make.stdout}\n${make.stderr}`);
   return path.join(repo, 'native-helper/build/berthd');
 }
+
+/**
+ * The network namespace every benchmark helper runs in (made on first use, lo up,
+ * deleted when the process exits): a berthd never touches the machine's own network.
+ * Returns the argv prefix that starts a command inside it.
+ */
+let benchNs = null;
+export function inBenchNetns() {
+  if (!benchNs) {
+    const name = `berth-bench-${process.pid}-${Math.random().toString(16).slice(2, 8)}`;
+    const add = spawnSync('ip', ['netns', 'add', name], { encoding: 'utf8' });
+    if (add.status !== 0) throw new Error(`ip netns add ${name}: ${add.stderr}`);
+    benchNs = name;
+    process.on('exit', () => spawnSync('ip', ['netns', 'delete', name]));
+    spawnSync('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+    // a CLI call must never start a helper of its own outside the namespace
+    process.env.BERTH_NO_AUTOSTART = '1';
+  }
+  return ['nsenter', `--net=/run/netns/${benchNs}`];
+}

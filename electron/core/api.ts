@@ -7,6 +7,7 @@ import type {
   CgroupLayout,
   ContainerDiff,
   ContainerInfo,
+  ContainerInterfaces,
   ContainerSpec,
   ExitInfo,
   ImageConfig,
@@ -14,12 +15,30 @@ import type {
   ImageImportFormat,
   ImageLayers,
   ImageSummary,
+  NetworkCreateParams,
+  NetworkInfo,
   Stats,
   TopProcess,
   TreeListing,
+  VolumeInfo,
 } from './protocol';
 
-export type { ContainerDiff, ContainerInfo, ContainerSpec, ExitInfo, ImageDetails, ImageLayers, ImageSummary, Stats, TopProcess, TreeListing } from './protocol';
+export type {
+  ContainerDiff,
+  ContainerInfo,
+  ContainerInterfaces,
+  ContainerSpec,
+  ExitInfo,
+  ImageDetails,
+  ImageLayers,
+  ImageSummary,
+  NetworkCreateParams,
+  NetworkInfo,
+  Stats,
+  TopProcess,
+  TreeListing,
+  VolumeInfo,
+} from './protocol';
 
 // ---------------------------------------------------------------------------
 // Data types of the API (beyond the protocol's own)
@@ -147,6 +166,10 @@ export interface BerthCalls {
   kill(ref: string, signal?: string): Promise<ContainerInfo>;
   /** Removes a container; a running one only with force (kills it first). */
   remove(ref: string, force?: boolean): Promise<{ id: string }>;
+  /** Stops it (as stop) if it runs, then starts it again; resets its restart count. */
+  restartContainer(ref: string, timeoutSeconds?: number): Promise<ContainerInfo>;
+  /** The container's interfaces and routes beside the helper's (the host's): `ip addr` and `ip route` on each side. */
+  containerInterfaces(ref: string): Promise<ContainerInterfaces>;
   /** Every process in the container's cgroup; `nspid` is [host PID, …, container PID]. */
   topContainer(ref: string): Promise<TopProcess[]>;
   /** One resource sample now (the `stats` event gives them every second). */
@@ -192,6 +215,26 @@ export interface BerthCalls {
   importImage(path: string, opts?: ImportOptions): Promise<ImageSummary[]>;
   /** Removes an image (its layers stay while other images or containers use them). */
   removeImage(ref: string, force?: boolean): Promise<{ removed: string[]; untagged?: string[] }>;
+
+  // Networks
+  /** Every network, the default `bridge` first as berthd lists it. */
+  listNetworks(): Promise<NetworkInfo[]>;
+  /** A user network (a Linux bridge with its own subnet; the next free /24 of 10.90.0.0/16 unless given). */
+  createNetwork(params: NetworkCreateParams): Promise<NetworkInfo>;
+  /** Refused (conflict) while a container, running or not, names it. */
+  removeNetwork(ref: string): Promise<{ id: string }>;
+
+  // Volumes
+  /** Every named volume (sizeBytes null: inspectVolume computes it). */
+  listVolumes(): Promise<VolumeInfo[]>;
+  /** One volume with its size in bytes. */
+  inspectVolume(name: string): Promise<VolumeInfo>;
+  /** A new named volume (a generated name when none is given). */
+  createVolume(name?: string): Promise<VolumeInfo>;
+  /** Refused (conflict) while any container, running or not, uses it. */
+  removeVolume(name: string, force?: boolean): Promise<{ name: string }>;
+  /** Removes every volume no container uses. */
+  pruneVolumes(): Promise<{ removed: string[]; reclaimedBytes: number }>;
 }
 
 // ---------------------------------------------------------------------------
@@ -203,6 +246,10 @@ export interface BerthEvents {
   containersChanged: ContainerInfo[];
   /** Every image, sent on subscription and whenever the list changes. */
   imagesChanged: ImageSummary[];
+  /** Every network, sent on subscription and whenever one changes (also its containers). */
+  networksChanged: NetworkInfo[];
+  /** Every volume (sizeBytes null), sent on subscription and whenever one changes (also who uses it). */
+  volumesChanged: VolumeInfo[];
   /** Every second while subscribed: one sample per running container, keyed by container id. */
   stats: { time: string; samples: Record<string, StatsSample> };
   /** PTY bytes of a terminal session; `offset` is the position of data's first byte in the session's output. */
@@ -250,6 +297,8 @@ export const BERTH_API_CALLS = [
   'stop',
   'kill',
   'remove',
+  'restartContainer',
+  'containerInterfaces',
   'topContainer',
   'containerStats',
   'containerLogs',
@@ -272,11 +321,21 @@ export const BERTH_API_CALLS = [
   'listPulls',
   'importImage',
   'removeImage',
+  'listNetworks',
+  'createNetwork',
+  'removeNetwork',
+  'listVolumes',
+  'inspectVolume',
+  'createVolume',
+  'removeVolume',
+  'pruneVolumes',
 ] as const satisfies readonly BerthCallName[];
 
 export const BERTH_API_EVENTS = [
   'containersChanged',
   'imagesChanged',
+  'networksChanged',
+  'volumesChanged',
   'stats',
   'terminalOutput',
   'terminalExit',

@@ -62,6 +62,7 @@ export function statusText(c: Pick<ContainerInfo, 'status' | 'startedAt' | 'fini
   const code = c.exitCode === null ? '?' : String(c.exitCode);
   const detail = c.oomKilled || c.exitReason === 'oom-killed' ? `${code}, OOM killed` : c.exitReason === 'lost' ? `${code}, lost` : code;
   const when = ago(c.finishedAt, now);
+  if (c.status === 'restarting') return when ? `Restarting (${detail}) ${when}` : `Restarting (${detail})`;
   return when ? `Exited (${detail}) ${when}` : `Exited (${detail})`;
 }
 

@@ -244,6 +244,8 @@ export interface StreamEvents {
 export class HelperStream<M extends StreamMethod = StreamMethod> extends EventEmitter<StreamEvents> {
   private readonly decoder = new FrameDecoder();
   private finished = false;
+  /** close() was called here (a cancel), not by berthd */
+  private closedHere = false;
   private userPaused = false;
 
   private constructor(
@@ -381,13 +383,15 @@ export class HelperStream<M extends StreamMethod = StreamMethod> extends EventEm
       });
       this.once('close', () => {
         done();
-        if (!this.finished) reject(new HelperError('connection', 'berthd closed the stream before its end'));
+        // after a RESULT or ERROR this does nothing (a promise settles once)
+        reject(new HelperError('connection', this.closedHere ? 'cancelled' : 'berthd closed the stream before its end'));
       });
     });
   }
 
   close(): void {
     this.finished = true;
+    this.closedHere = true;
     this.sock.destroy();
   }
 

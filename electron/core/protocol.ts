@@ -357,6 +357,8 @@ export interface BlobStatParams {
   digest: string;
   /** When given and a layer type, `present` also needs the extracted tree. */
   mediaType?: string;
+  /** image.lease's id: a present blob is kept for this pull from now on */
+  lease?: string;
 }
 export interface BlobStat {
   present: boolean;
@@ -372,6 +374,8 @@ export interface BlobPutParams {
   mediaType: string;
   /** at most the `partial` of image.blob.stat */
   offset?: number;
+  /** image.lease's id: what this upload adds is kept until the lease ends */
+  lease?: string;
 }
 export interface BlobPutResult {
   digest: string;
@@ -498,6 +502,7 @@ export interface HelperMethods {
   'image.blob.stat': { params: BlobStatParams; result: BlobStat };
   'image.blob.put': { params: BlobPutParams; result: BlobPutResult };
   'image.create': { params: ImageCreateParams; result: ImageSummary };
+  'image.lease': { params: Record<string, never>; result: Record<string, never> };
   'container.create': { params: ContainerSpec; result: ContainerInfo };
   'container.start': { params: { ref: string; attach?: boolean } & TerminalSize; result: ContainerInfo & Partial<StreamMarker> };
   'container.run': { params: ContainerSpec & { attach?: boolean } & TerminalSize; result: ContainerInfo & Partial<StreamMarker> };
@@ -544,6 +549,8 @@ export interface WorkerMethods {
   'image.import': WorkerProgress;
   'image.save': WorkerProgress;
   'image.blob.put': WorkerProgress;
+  /** one `{"phase": "lease", "item": id}`, then held until the connection closes */
+  'image.lease': WorkerProgress;
   'container.commit': WorkerProgress;
   'container.export': WorkerProgress;
 }

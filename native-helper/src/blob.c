@@ -121,11 +121,12 @@ static bool is_dir(const char *p) {
 }
 
 int blob_stat(const char *root, json_object *params, json_object **result, berr_t *err) {
-  static const char *const keys[] = {"digest", "mediaType", NULL};
-  const char *digest, *media_type;
+  static const char *const keys[] = {"digest", "mediaType", "lease", NULL};
+  const char *digest, *media_type, *lease;
   if (param_check_keys(params, "image.blob.stat", keys, err) < 0 ||
       param_digest(params, "digest", &digest, err) < 0 ||
-      param_string(params, "mediaType", false, &media_type, err) < 0)
+      param_string(params, "mediaType", false, &media_type, err) < 0 ||
+      param_string(params, "lease", false, &lease, err) < 0)
     return -1;
   cleanup_free char *blob = image_blob_path(root, digest);
   cleanup_free char *partial = partial_path(root, digest);
@@ -152,10 +153,16 @@ int blob_stat(const char *root, json_object *params, json_object **result, berr_
       if (!dir)
         return berr_sys(err, ENOMEM, "layer dir path");
       present = is_dir(dir);
+      /* the pull will skip it: from now on its lease keeps it for image.create */
+      if (present && lease &&
+          (image_lease_note_to(root, lease, digest, err) < 0 || image_lease_note_to(root, lease, diff_id, err) < 0))
+        return -1;
     } else {
       /* a blob no layer meta names: a config or manifest, unless the caller
        * says it is a layer (then it was left half-added) */
       present = !blob_is_layer_media_type(media_type);
+      if (present && lease && image_lease_note_to(root, lease, digest, err) < 0)
+        return -1;
     }
   }
   int64_t partial_size = 0;
@@ -175,10 +182,11 @@ int blob_stat(const char *root, json_object *params, json_object **result, berr_
 }
 
 int blob_put_parse(json_object *params, struct blob_put_req *req, berr_t *err) {
-  static const char *const keys[] = {"digest", "size", "mediaType", "offset", NULL};
-  const char *digest, *mt;
+  static const char *const keys[] = {"digest", "size", "mediaType", "offset", "lease", NULL};
+  const char *digest, *mt, *lease;
   if (param_check_keys(params, "image.blob.put", keys, err) < 0 ||
       param_digest(params, "digest", &digest, err) < 0 ||
+      param_string(params, "lease", false, &lease, err) < 0 ||
       param_string(params, "mediaType", true, &mt, err) < 0 ||
       param_int(params, "size", 0, 0, INT64_MAX - 1, &req->size, NULL, err) < 0 ||
       param_int(params, "offset", 0, 0, INT64_MAX - 1, &req->offset, NULL, err) < 0)
@@ -194,8 +202,11 @@ int blob_put_parse(json_object *params, struct blob_put_req *req, berr_t *err) {
   if (req->offset > req->size)
     return berr_set(err, BERR_INVALID, "`offset` %" PRId64 " is past the blob's size %" PRId64,
                     req->offset, req->size);
+  if (lease && !image_lease_id_is_valid(lease))
+    return berr_set(err, BERR_INVALID, "`lease` must be 32 lowercase hex digits (from image.lease)");
   snprintf(req->digest, sizeof req->digest, "%s", digest);
   snprintf(req->media_type, sizeof req->media_type, "%s", mt);
+  snprintf(req->lease, sizeof req->lease, "%s", lease ? lease : "");
   return 0;
 }
 
@@ -303,6 +314,9 @@ int blob_put(struct worker *w, const char *root, const struct blob_put_req *req,
   if (!dir || !path)
     return berr_sys(err, ENOMEM, "partial upload path");
   if (mkdir_p(dir, 0700, err) < 0)
+    return -1;
+  /* the client's lease keeps the partial upload and then the blob until image.create */
+  if (req->lease[0] && (image_lease_join(root, req->lease, err) < 0 || image_lease_note(root, req->digest, err) < 0))
     return -1;
   cleanup_close int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (fd < 0)
@@ -455,4 +469,32 @@ int blob_image_create(const char *root, json_object *params, json_object **resul
   if (rc < 0)
     return -1;
   return image_store_add(root, manifest, mlen, config, clen, n ? refs : NULL, result, NULL, err);
+}
+
+int blob_lease_hold(struct worker *w, const char *root, json_object **result, berr_t *err) {
+  char id[IMAGE_LEASE_ID_LEN + 1];
+  cleanup_close int fd = image_lease_create(root, id, err);
+  if (fd < 0)
+    return -1;
+  cleanup_free char *path = NULL;
+  if (asprintf(&path, "%s/leases/%s", root, id) < 0)
+    return berr_sys(err, ENOMEM, "lease path");
+  int ret = worker_progress(w, progress("lease", id, -1, -1), err);
+  /* held until the client closes the connection; what it sends is ignored */
+  while (ret == 0) {
+    uint8_t type;
+    const uint8_t *payload;
+    uint32_t len;
+    int r = worker_read(w, &type, &payload, &len, -1, err);
+    if (r < 0)
+      ret = -1;
+    else if (r == FRAME_EOF)
+      break;
+  }
+  /* ended: what it listed is no longer protected */
+  if (unlink(path) < 0 && errno != ENOENT)
+    berthd_log("remove lease `%s`: %s", path, strerror(errno));
+  if (ret == 0)
+    *result = json_object_new_object();
+  return ret;
 }

@@ -24,12 +24,19 @@ struct blob_put_req {
   char media_type[128];
   int64_t size;
   int64_t offset;
+  char lease[33]; /* "" when the client holds none */
 };
 int blob_put_parse(json_object *params, struct blob_put_req *req, berr_t *err);
 /* Runs in the worker: receives the bytes, verifies, stores, extracts.
  * Result {"digest", "size", "diffId"?}. */
 int blob_put(struct worker *w, const char *root, const struct blob_put_req *req,
              json_object **result, berr_t *err);
+
+/* image.lease: runs in a worker that creates a lease, sends its id as a
+ * PROGRESS {"phase": "lease", "item": id} and holds it until the client
+ * closes the connection. A pull passes the id to image.blob.stat and
+ * image.blob.put, so a prune meanwhile keeps what it added. */
+int blob_lease_hold(struct worker *w, const char *root, json_object **result, berr_t *err);
 
 /* image.create {"manifest", "config", "ref"?, "extraRefs"?} -> ImageSummary. */
 int blob_image_create(const char *root, json_object *params, json_object **result, berr_t *err);

@@ -34,10 +34,13 @@
 #include "events.h"
 #include "image.h"
 #include "names.h"
+#include "network.h"
 #include "procs.h"
 #include "protocol.h"
+#include "restart.h"
 #include "runtime.h"
 #include "spec.h"
+#include "usermounts.h"
 #include "util.h"
 
 #ifndef P_PIDFD
@@ -101,6 +104,13 @@ static int destroy(struct ctr_store *st, struct container *c, berr_t *err);
 /* ---- small helpers ----------------------------------------------------------- */
 
 const char *ctr_id(const struct container *c) { return c->spec.id; }
+const struct container_spec *ctr_spec(const struct container *c) { return &c->spec; }
+void ctr_foreach(struct ctr_store *st, void (*fn)(struct container *c, void *ctx), void *ctx) {
+  for (struct container *c = st->list, *next; c; c = next) {
+    next = c->next;
+    fn(c, ctx);
+  }
+}
 bool ctr_is_running(const struct container *c) { return c->status == ST_RUNNING; }
 
 static int path_in(const struct container *c, const char *name, char out[PATH_MAX], berr_t *err) {
@@ -404,6 +414,7 @@ static bool container_exited(struct ctr_store *st, struct container *c, bool mon
   if (c->status != ST_RUNNING)
     return false;
   record_exit(c);
+  net_stopped(c->spec.id); /* address, veth, proxy; the bridge after the last one */
   berr_t err;
   if (save_state(c, &err) < 0)
     berthd_log("container %.12s: %s", c->spec.id, err.msg);
@@ -414,6 +425,7 @@ static bool container_exited(struct ctr_store *st, struct container *c, bool mon
              c->exit_reason, code, c->exit_signal[0] ? ", signal " : "", c->exit_signal);
   events_emit("container", "exit", c->spec.id);
   fire_waiters(st, c);
+  restart_on_exit(c, c->has_exit_code ? c->exit_code : -1);
   if (c->spec.auto_remove && !c->removing) {
     if (destroy(st, c, &err) == 0)
       return true;
@@ -511,6 +523,7 @@ static int watch_monitor(struct ctr_store *st, struct container *c, berr_t *err)
 /* ---- the table --------------------------------------------------------------------- */
 
 static void container_free(struct container *c) {
+  restart_forget(c);
   while (c->waiters) {
     struct waiter *w = c->waiters;
     c->waiters = w->next;
@@ -599,6 +612,7 @@ int ctr_store_open(struct ctr_store **out, const struct ctr_store_config *cfg, b
   st->cg_env = cfg->cg_env;
   st->log_max_bytes = cfg->log_max_bytes;
   st->srv = cfg->srv;
+  restart_init(st, cfg->srv, st->root);
   char dir[PATH_MAX + 16];
   snprintf(dir, sizeof dir, "%s/containers", st->root);
   if (mkdir_p(dir, 0700, err) < 0) {
@@ -626,6 +640,7 @@ int ctr_store_open(struct ctr_store **out, const struct ctr_store_config *cfg, b
   /* --rm containers that ended while berthd was away */
   for (struct container *c = st->list, *next; c; c = next) {
     next = c->next;
+    restart_on_load(c, c->status == ST_EXITED, c->has_exit_code ? c->exit_code : -1);
     berr_t e;
     if (c->spec.auto_remove && c->status == ST_EXITED && destroy(st, c, &e) < 0)
       berthd_log("container %.12s: auto-remove failed: %s", c->spec.id, e.msg);
@@ -750,10 +765,12 @@ static void env_set(json_object *env, const char *entry, bool only_if_missing) {
 
 static const char *const create_keys[] = {"image", "name", "cmd", "entrypoint", "env", "workdir",
                                           "user", "hostname", "tty", "stdin", "autoRemove",
-                                          "namespaces", "limits", NULL};
+                                          "namespaces", "limits", "mounts", "restart", "network", "ports",
+                                          NULL};
 static const char *const run_keys[] = {"image", "name", "cmd", "entrypoint", "env", "workdir",
                                        "user", "hostname", "tty", "stdin", "autoRemove",
-                                       "namespaces", "limits", "attach", "rows", "cols", NULL};
+                                       "namespaces", "limits", "attach", "rows", "cols", "mounts", "restart",
+                                       "network", "ports", NULL};
 static const char *const request_limit_keys[] = {"memory", "cpus", "cpuWeight", "pids", NULL};
 
 /* Checks a request field that must be an array of clean strings, if given. */
@@ -851,6 +868,14 @@ static int resolve_spec(struct ctr_store *st, json_object *params, const struct 
   if (limits)
     json_object_object_add(o, "limits", json_object_get(limits));
   json_object_object_add(o, "lowerdirs", strv_to_json(img->layer_dirs));
+  static const char *const storage_keys[] = {"mounts", "restart"}; /* checked by spec-storage.c */
+  for (size_t i = 0; i < 2; i++)
+    if (json_object_object_get(params, storage_keys[i]))
+      json_object_object_add(o, storage_keys[i], json_object_get(json_object_object_get(params, storage_keys[i])));
+  static const char *const net_keys[] = {"network", "ports"}; /* checked by network.c */
+  for (size_t i = 0; i < 2; i++)
+    if (json_object_object_get(params, net_keys[i]))
+      json_object_object_add(o, net_keys[i], json_object_get(json_object_object_get(params, net_keys[i])));
   (void)st;
   *out = o;
   return 0;
@@ -932,11 +957,19 @@ int ctr_create(struct ctr_store *st, json_object *params, bool with_attach, stru
     free(c);
     return -1;
   }
+  if (net_check_spec(&c->spec, err) < 0) {
+    container_free(c);
+    return -1;
+  }
   if (st->cg_env->layout != CG_LAYOUT_UNIFIED && c->spec.limits.memory_bytes > 0 &&
       c->spec.limits.memory_bytes < V1_MIN_MEMORY) {
     berr_set(err, BERR_INVALID,
              "memory limit %" PRId64 " bytes is below the minimum of %d bytes (6 MiB) on cgroup v1",
              c->spec.limits.memory_bytes, V1_MIN_MEMORY);
+    container_free(c);
+    return -1;
+  }
+  if (usermounts_prepare(st->root, &c->spec, err) < 0) { /* bind sources exist, volumes made */
     container_free(c);
     return -1;
   }
@@ -1016,14 +1049,21 @@ int ctr_start(struct ctr_store *st, struct container *c, int attach_fd,
   }
   if (c->status == ST_EXITED && reset_for_restart(c, err) < 0)
     return -1;
+  if (usermounts_prepare(st->root, &c->spec, err) < 0)
+    return -1;
   struct runtime_opts opts = {
       .cg_env = st->cg_env, .log_max_bytes = st->log_max_bytes, .attach_fd = attach_fd};
   if (term)
     opts.term = *term;
   struct start_result res;
   memset(&res, 0, sizeof res);
+  struct net_attach na;
+  if (net_prepare(&c->spec, c->dir, &na, err) < 0)
+    return -1;
+  opts.net = &na;
   if (runtime_start(&c->spec, c->dir, &opts, &res, ctl_fd, err) < 0) {
     *ctl_fd = -1;
+    net_abort(&c->spec, &na);
     berthd_log("container %.12s (%s) failed to start: %s", c->spec.id, c->spec.name, err->msg);
     return -1;
   }
@@ -1032,6 +1072,7 @@ int ctr_start(struct ctr_store *st, struct container *c, int attach_fd,
   c->monitor_pid = res.monitor_pid;
   c->init_starttime = res.init_starttime;
   c->monitor_starttime = res.monitor_starttime;
+  net_started(&c->spec, &na, res.init_pid);
   c->cg = res.cg; /* ours now */
   c->has_cg = true;
   memcpy(c->step_us, res.step_us, sizeof c->step_us);
@@ -1046,6 +1087,7 @@ int ctr_start(struct ctr_store *st, struct container *c, int attach_fd,
   berthd_log("container %.12s (%s) started: init pid %d, monitor pid %d", c->spec.id, c->spec.name,
              (int)c->init_pid, (int)c->monitor_pid);
   events_emit("container", "start", c->spec.id);
+  restart_on_start(c);
   return 0;
 }
 
@@ -1071,6 +1113,8 @@ int ctr_stop(struct ctr_store *st, struct container *c, int64_t timeout_ms, berr
 
 int ctr_kill(struct ctr_store *st, struct container *c, int sig, berr_t *err) {
   (void)st;
+  if (restart_user_stop(c) && !ctr_is_running(c))
+    return 0; /* it was waiting for a restart: ending that is the kill */
   if (c->status != ST_RUNNING)
     return berr_set(err, BERR_CONFLICT, "container %s is not running", c->spec.name);
   if (c->requested == REQ_NONE) {
@@ -1187,7 +1231,7 @@ json_object *ctr_info(struct ctr_store *st, const struct container *c, bool with
   json_object_object_add(o, "image", json_object_new_string(c->spec.image_ref));
   json_object_object_add(o, "imageId", json_object_new_string(c->spec.image_id));
   json_object_object_add(o, "command", strv_to_json(c->spec.argv));
-  json_object_object_add(o, "status", json_object_new_string(status_names[c->status]));
+  json_object_object_add(o, "status", json_object_new_string(restart_pending(c) ? "restarting" : status_names[c->status]));
   json_object_object_add(o, "created", str_or_null(c->created));
   json_object_object_add(o, "startedAt", str_or_null(c->started_at));
   json_object_object_add(o, "finishedAt", running ? NULL : str_or_null(c->finished_at));
@@ -1217,6 +1261,10 @@ json_object *ctr_info(struct ctr_store *st, const struct container *c, bool with
   json_object_object_add(o, "timeline", timeline_json(c));
   json_object_object_add(o, "startToExitUs",
                          exited && c->start_to_exit_us >= 0 ? json_object_new_int64(c->start_to_exit_us) : NULL);
+  json_object_object_add(o, "mounts", usermounts_info(st->root, &c->spec));
+  json_object_object_add(o, "restart", restart_to_json(c));
+  json_object_object_add(o, "network", net_container_json(&c->spec, c->status == ST_RUNNING));
+  json_object_object_add(o, "ports", net_ports_json(&c->spec));
   return o;
 }
 
@@ -1244,7 +1292,7 @@ json_object *ctr_list(struct ctr_store *st, bool all) {
   if (n)
     qsort(v, n, sizeof *v, by_created_desc);
   for (i = 0; i < n; i++)
-    if (all || v[i]->status == ST_RUNNING)
+    if (all || v[i]->status == ST_RUNNING || restart_pending(v[i]))
       json_object_array_add(arr, ctr_info(st, v[i], false));
   free(v);
   return arr;

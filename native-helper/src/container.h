@@ -13,6 +13,7 @@
 #include "error.h"
 #include "pty.h"
 #include "server.h"
+#include "spec.h"
 
 struct ctr_store;
 struct container;
@@ -52,6 +53,9 @@ int ctr_remove(struct ctr_store *st, struct container *c, bool force, berr_t *er
 json_object *ctr_info(struct ctr_store *st, const struct container *c, bool with_spec);
 json_object *ctr_list(struct ctr_store *st, bool all);
 const char *ctr_id(const struct container *c);
+/* The resolved spec; every container in turn (fn may not remove c). */
+const struct container_spec *ctr_spec(const struct container *c);
+void ctr_foreach(struct ctr_store *st, void (*fn)(struct container *c, void *ctx), void *ctx);
 
 int ctr_stats(struct ctr_store *st, struct container *c, json_object **out, berr_t *err);
 int ctr_top(struct ctr_store *st, struct container *c, json_object **out, berr_t *err);

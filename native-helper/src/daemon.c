@@ -16,11 +16,15 @@
 #include "events.h"
 #include "image.h"
 #include "layerfacts.h"
+#include "network.h"
 #include "protocol.h"
 #include "runtime.h"
 #include "server.h"
 #include "util.h"
 #include "worker.h"
+#include "restart.h"
+#include "usermounts.h"
+#include "volume-methods.h"
 
 struct daemon {
   const struct daemon_opts *opts;
@@ -269,6 +273,19 @@ static enum outcome m_image_blob_put(struct call *c, json_object **result, berr_
   return spawn_worker(c, w_image_blob_put, err);
 }
 
+static int w_image_lease(struct worker *wk, void *arg, json_object **result, berr_t *err) {
+  struct work *w = arg;
+  return blob_lease_hold(wk, w->d->opts->root, result, err);
+}
+
+static enum outcome m_image_lease(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {NULL};
+  (void)result;
+  if (check_keys(c, "image.lease", keys, err) == FAIL)
+    return FAIL;
+  return spawn_worker(c, w_image_lease, err);
+}
+
 static enum outcome m_image_create(struct call *c, json_object **result, berr_t *err) {
   return blob_image_create(c->d->opts->root, c->params, result, err) < 0 ? FAIL : REPLY;
 }
@@ -346,6 +363,7 @@ static enum outcome m_stop(struct call *c, json_object **result, berr_t *err) {
     berr_set(err, BERR_INVALID, "`timeout` is %g; it must be 0..86400 seconds", timeout);
     return FAIL;
   }
+  restart_user_stop(ctr); /* a stop by the user ends the restart policy's restarts */
   if (!ctr_is_running(ctr)) {
     *result = ctr_info(c->d->store, ctr, true);
     return REPLY;
@@ -627,6 +645,27 @@ static enum outcome m_container_export(struct call *c, json_object **result, ber
   return spawn_worker(c, w_container_export, err);
 }
 
+/* ---- networks (network.c, netinfo.c) ---------------------------------------- */
+
+static enum outcome m_network_create(struct call *c, json_object **result, berr_t *err) {
+  return net_create(c->params, result, err) < 0 ? FAIL : REPLY;
+}
+/* the container list: NetworkInfo names the containers on a network */
+#define NET_WITH_CTRS(call) ({ json_object *all_ = ctr_list(c->d->store, true); \
+  int r_ = (call); json_object_put(all_); r_ < 0 ? FAIL : REPLY; })
+static enum outcome m_network_list(struct call *c, json_object **result, berr_t *err) {
+  return NET_WITH_CTRS(net_list(all_, result, err));
+}
+static enum outcome m_network_inspect(struct call *c, json_object **result, berr_t *err) {
+  return NET_WITH_CTRS(net_inspect(c->params, all_, result, err));
+}
+static enum outcome m_network_remove(struct call *c, json_object **result, berr_t *err) {
+  return NET_WITH_CTRS(net_remove(c->params, all_, result, err));
+}
+static enum outcome m_container_interfaces(struct call *c, json_object **result, berr_t *err) {
+  return net_interfaces(c->d->store, c->params, result, err) < 0 ? FAIL : REPLY;
+}
+
 /* ---- change events (events.h) ------------------------------------------------ */
 
 static enum outcome m_events_subscribe(struct call *c, json_object **result, berr_t *err) {
@@ -684,6 +723,23 @@ static void image_events_after(const char *method, json_object *result) {
   }
 }
 
+/* ---- volumes (volume-methods.c) and container.restart (restart.c) ------------ */
+
+#define VOLUME_METHOD(fn)                                                                          \
+  static enum outcome m_##fn(struct call *c, json_object **result, berr_t *err) {                 \
+    return fn(c->d->store, c->d->opts->root, c->params, result, err) < 0 ? FAIL : REPLY;           \
+  }
+VOLUME_METHOD(volume_create_method)
+VOLUME_METHOD(volume_list_method)
+VOLUME_METHOD(volume_inspect_method)
+VOLUME_METHOD(volume_remove_method)
+VOLUME_METHOD(volume_prune_method)
+
+static enum outcome m_restart(struct call *c, json_object **result, berr_t *err) {
+  int r = restart_method(c->conn, c->id, c->params, result, err);
+  return r < 0 ? FAIL : r > 0 ? DONE : REPLY;
+}
+
 static const struct {
   const char *name;
   method_fn fn;
@@ -698,6 +754,7 @@ static const struct {
     {"image.prune", m_image_prune},
     {"image.blob.stat", m_image_blob_stat},
     {"image.blob.put", m_image_blob_put},
+    {"image.lease", m_image_lease},
     {"image.create", m_image_create},
     {"container.create", m_create},
     {"container.start", m_start},
@@ -719,6 +776,17 @@ static const struct {
     {"container.commit", m_container_commit},
     {"container.export", m_container_export},
     {"events.subscribe", m_events_subscribe},
+    {"network.create", m_network_create},
+    {"network.list", m_network_list},
+    {"network.inspect", m_network_inspect},
+    {"network.remove", m_network_remove},
+    {"container.interfaces", m_container_interfaces},
+    {"container.restart", m_restart},
+    {"volume.create", m_volume_create_method},
+    {"volume.list", m_volume_list_method},
+    {"volume.inspect", m_volume_inspect_method},
+    {"volume.remove", m_volume_remove_method},
+    {"volume.prune", m_volume_prune_method},
 };
 #define N_METHODS (sizeof methods / sizeof methods[0])
 
@@ -818,12 +886,20 @@ int daemon_run(const struct daemon_opts *opts, berr_t *err) {
     goto out;
   events_init(d.srv);
   server_on_child(d.srv, on_child, &d);
+  usermounts_configure(opts->root, opts->socket_path); /* refused as bind sources */
+  if (net_init(opts->root, opts->subnet, d.srv, err) < 0) {
+    berr_wrap(err, "networks");
+    goto out;
+  }
   struct ctr_store_config cc = {
       .root = opts->root, .cg_env = &d.cg_env, .log_max_bytes = opts->log_max_bytes, .srv = d.srv};
   if (ctr_store_open(&d.store, &cc, err) < 0) {
     berr_wrap(err, "containers");
     goto out;
   }
+  json_object *running = ctr_list(d.store, false);
+  net_reconcile(running); /* leftovers of earlier runs; what re-adopted containers need */
+  json_object_put(running);
   berthd_log("serving %s (store %s, cgroup layout %s, pid %d)", opts->socket_path, opts->root,
              cgroup_layout_name(d.cg_env.layout), (int)getpid());
   if (opts->ready_fd >= 0) {
@@ -834,6 +910,7 @@ int daemon_run(const struct daemon_opts *opts, berr_t *err) {
 out:
   events_close();
   ctr_store_close(d.store);
+  net_close();
   server_close(d.srv);
   cgroup_env_free(&d.cg_env);
   close(lock_fd);

@@ -20,6 +20,7 @@ struct daemon_opts {
   bool has_serve_gid;
   gid_t serve_gid;
   int64_t log_max_bytes;
+  const char *subnet;      /* the default bridge network's CIDR (NULL: 10.89.0.0/16) */
   int ready_fd;            /* >= 0: write one byte and close once serving */
 };
 

@@ -1,10 +1,11 @@
 /* image.prune: the store's garbage collector. Under the store lock (so no
  * import commits meanwhile): images no one needs go from images.json first,
- * then every blob, layer tree and meta file no image references. Content of
- * the images removed here goes at once; other unreferenced content only
- * once untouched for IMAGE_GC_GRACE_SECONDS, since a pull uploads its blobs
- * before image.create names them. Work dirs in tmp/ whose owner still holds
- * their flock stay; partial uploads go once stale. */
+ * then every blob, layer tree and meta file that no image references and no
+ * held lease names (image-lease.c: a pull, import or commit at work). Work
+ * dirs in tmp/ whose owner still holds their flock stay; so do partial
+ * uploads that are being written or that a held lease names (a pull that
+ * may resume). Debris not named by a digest goes once IMAGE_GC_GRACE_SECONDS
+ * old. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -50,8 +51,7 @@ static bool stale(const char *path, time_t now, int grace) {
 
 struct sweep {
   const char *root;
-  json_object *keep;   /* referenced by a remaining image */
-  json_object *doomed; /* referenced by an image removed now */
+  json_object *keep;   /* referenced by a remaining image or named by a held lease */
   time_t now;
   int grace;
   uint64_t reclaimed;
@@ -65,12 +65,8 @@ static int remove_path(struct sweep *s, const char *p, berr_t *err) {
   return 0;
 }
 
-/* Whether an unreferenced digest's file may go. */
-static bool may_go(struct sweep *s, const char *digest, const char *path) {
-  if (json_object_object_get_ex(s->keep, digest, NULL))
-    return false;
-  return json_object_object_get_ex(s->doomed, digest, NULL) || stale(path, s->now, s->grace);
-}
+/* Whether a digest's file may go: no image references it and no held lease names it. */
+static bool may_go(struct sweep *s, const char *digest) { return !json_object_object_get_ex(s->keep, digest, NULL); }
 
 static int sweep_blobs(struct sweep *s, berr_t *err) {
   cleanup_free char *dir = NULL;
@@ -89,7 +85,7 @@ static int sweep_blobs(struct sweep *s, berr_t *err) {
     if (asprintf(&p, "%s/%s", dir, de->d_name) < 0)
       return berr_sys(err, ENOMEM, "prune");
     /* not a digest: a temp file of an interrupted write */
-    bool go = digest_is_valid(digest) ? may_go(s, digest, p) : stale(p, s->now, s->grace);
+    bool go = digest_is_valid(digest) ? may_go(s, digest) : stale(p, s->now, s->grace);
     if (go && remove_path(s, p, err) < 0)
       return -1;
   }
@@ -116,11 +112,7 @@ static int sweep_layers(struct sweep *s, berr_t *err) {
       return berr_sys(err, ENOMEM, "prune");
     bool go;
     if ((tree || meta) && digest_is_valid(digest)) {
-      /* a tree and its meta go together; the meta's mtime is the layer's age */
-      cleanup_free char *mp = image_layer_meta_path(s->root, digest);
-      struct stat st;
-      const char *age = mp && lstat(mp, &st) == 0 ? mp : p;
-      go = may_go(s, digest, age);
+      go = may_go(s, digest); /* a tree and its meta go together */
     } else {
       go = stale(p, s->now, s->grace);
     }
@@ -184,7 +176,15 @@ static int sweep_tmp(struct sweep *s, berr_t *err) {
     cleanup_free char *p = NULL;
     if (asprintf(&p, "%s/%s", partial, de->d_name) < 0)
       return berr_sys(err, ENOMEM, "prune");
-    if (stale(p, s->now, s->grace) && remove_path(s, p, err) < 0)
+    char digest[DIGEST_STR_LEN + 8];
+    snprintf(digest, sizeof digest, "sha256:%.70s", de->d_name);
+    if (digest_is_valid(digest) ? !may_go(s, digest) : !stale(p, s->now, s->grace))
+      continue;
+    /* an upload writing it holds its flock */
+    cleanup_close int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+    if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0)
+      continue;
+    if (remove_path(s, p, err) < 0)
       return -1;
   }
   return 0;
@@ -200,7 +200,7 @@ int image_prune_grace(const char *root, bool all, image_in_use_fn in_use, void *
     return -1;
   int ret = -1;
   json_object *removed = json_object_new_array();
-  struct sweep s = {.root = root, .keep = json_object_new_object(), .doomed = json_object_new_object(),
+  struct sweep s = {.root = root, .keep = json_object_new_object(),
                     .now = time(NULL), .grace = grace};
   json_object *images = json_object_object_get(idx, "images");
   json_object *refs = json_object_object_get(idx, "refs");
@@ -223,12 +223,6 @@ int image_prune_grace(const char *root, bool all, image_in_use_fn in_use, void *
     if ((all || !tagged) && !(in_use && in_use(r.id, ctx))) {
       json_object_array_add(gone, json_object_new_string(m));
       json_object_array_add(removed, json_object_new_string(r.id));
-      json_object_object_add(s.doomed, m, NULL);
-      json_object_object_add(s.doomed, r.id, NULL);
-      for (size_t i = 0; i < json_object_array_length(r.layers); i++) {
-        json_object_object_add(s.doomed, json_object_get_string(json_object_object_get(json_object_array_get_idx(r.layers, i), "digest")), NULL);
-        json_object_object_add(s.doomed, json_object_get_string(json_object_array_get_idx(r.diff_ids, i)), NULL);
-      }
     }
     image_record_free(&r);
   }
@@ -254,6 +248,9 @@ int image_prune_grace(const char *root, bool all, image_in_use_fn in_use, void *
     berr_wrap(err, "prune: an image is unreadable, so no content was removed");
     goto out;
   }
+  /* and what pulls, imports and commits at work have added */
+  if (image_leases_collect(root, s.keep, err) < 0)
+    goto out;
   if (sweep_blobs(&s, err) < 0 || sweep_layers(&s, err) < 0 || sweep_facts(&s, err) < 0 ||
       sweep_tmp(&s, err) < 0)
     goto out;
@@ -264,7 +261,6 @@ int image_prune_grace(const char *root, bool all, image_in_use_fn in_use, void *
 out:
   json_object_put(removed);
   json_object_put(s.keep);
-  json_object_put(s.doomed);
   json_object_put(idx);
   return ret;
 }

@@ -9,9 +9,10 @@
  *      moves the tree into layers/sha256/<diffid>/, unless it is there);
  *   3. image_store_add with the manifest and config texts: verifies them
  *      against the store and records the image, images.json last.
- * Content added in step 2 that no image references yet is kept by prune for
- * IMAGE_GC_GRACE_SECONDS (from the layer meta file's mtime), so a pull
- * between image.blob.put and image.create is safe. */
+ * Content added in step 2 that no image references yet is noted in the
+ * writer's lease first (image_lease_note; a pull's blob.put workers join the
+ * client's lease), so prune keeps it while the writer lives and removes it
+ * once the writer is gone without recording an image. */
 #ifndef BERTH_IMAGE_INTERNAL_H
 #define BERTH_IMAGE_INTERNAL_H
 
@@ -29,7 +30,8 @@
 #define IMAGE_REF_MAX 256
 /* Cap on a manifest, config, index or any other JSON read from an archive. */
 #define IMAGE_JSON_MAX (4u << 20)
-/* Unreferenced content and partial uploads younger than this stay. */
+/* Debris (temp files of interrupted writes, not named by a digest) younger
+ * than this stays: its writer may still be at work. */
 #define IMAGE_GC_GRACE_SECONDS 3600
 
 #define IMAGE_MEDIA_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
@@ -46,8 +48,9 @@ char *image_blob_path(const char *root, const char *digest);        /* blobs/sha
 char *image_layer_dir(const char *root, const char *diff_id);       /* layers/sha256/<hex> */
 char *image_layer_meta_path(const char *root, const char *diff_id); /* layers/sha256/<hex>.json */
 /* <root>/tmp/partial: interrupted uploads (image.blob.put), one file per
- * blob named by its digest's hex; prune removes ones untouched for
- * IMAGE_GC_GRACE_SECONDS; berthd's start keeps them. */
+ * blob named by its digest's hex, flock'ed while an upload writes it; prune
+ * removes the ones nobody writes and no held lease names; berthd's start
+ * keeps them. */
 char *image_partial_dir(const char *root);
 
 /* A fresh work dir <root>/tmp/<prefix>-<random> (mode 0700). Returns an fd
@@ -136,6 +139,28 @@ int image_referenced_set(const char *root, json_object *idx, json_object *keep, 
 json_object *image_record_summary(const char *root, const struct image_record *rec);
 /* Unpacked size of a layer from its meta file, -1 when unknown. */
 int64_t image_layer_unpacked_size(const char *root, const char *diff_id);
+
+/* ---- leases (image-lease.c): content added that no image names yet ------------
+ * <root>/leases/<id>, one digest per line, flock(LOCK_EX)'d by its owner;
+ * prune keeps what a held lease lists and deletes leases nobody holds. */
+#define IMAGE_LEASE_ID_LEN 32
+bool image_lease_id_is_valid(const char *id);
+/* A new lease, held by the returned fd (close it, or exit, to let go). */
+int image_lease_create(const char *root, char id[IMAGE_LEASE_ID_LEN + 1], berr_t *err);
+/* Makes a held lease (a client's, from image.lease) this process's lease:
+ * BERR_NOT_FOUND when it is gone or no longer held. */
+int image_lease_join(const char *root, const char *id, berr_t *err);
+/* Notes a digest in this process's lease, creating one for the process on
+ * first use (held until it exits: call it in workers, not in the daemon).
+ * Call BEFORE making the content visible. Invalid digests are ignored. */
+int image_lease_note(const char *root, const char *digest, berr_t *err);
+/* Ends this process's lease (workers just exit; tests and long-lived callers). */
+void image_lease_release(const char *root);
+/* Notes a digest in the lease id without joining it (the daemon, blob.stat). */
+int image_lease_note_to(const char *root, const char *id, const char *digest, berr_t *err);
+/* Adds every digest of the held leases to keep and deletes dead leases.
+ * Hold LOCK_EX. */
+int image_leases_collect(const char *root, json_object *keep, berr_t *err);
 
 /* image_prune with another grace period in seconds (0: every unreferenced
  * file goes; tests). */

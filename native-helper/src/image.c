@@ -161,13 +161,39 @@ static const char *image_id_of(json_object *idx, const char *manifest) {
 
 /* ---- references ----------------------------------------------------------- */
 
+/* host[:port]: dot-separated labels of letters, digits and inner `-`, and a
+ * port of 1..5 digits (never `..`, an empty label or a `:..` port). */
+static bool registry_ok(const char *s, size_t n) {
+  const char *colon = memchr(s, ':', n);
+  size_t hl = colon ? (size_t)(colon - s) : n;
+  if (colon) {
+    size_t pl = n - hl - 1;
+    if (pl < 1 || pl > 5)
+      return false;
+    for (size_t i = hl + 1; i < n; i++)
+      if (!isdigit((unsigned char)s[i]))
+        return false;
+  }
+  size_t start = 0;
+  for (size_t i = 0; i <= hl; i++) {
+    if (i < hl && s[i] != '.') {
+      if (!isalnum((unsigned char)s[i]) && s[i] != '-')
+        return false;
+      continue;
+    }
+    size_t ll = i - start;
+    if (ll == 0 || ll > 63 || s[start] == '-' || s[i - 1] == '-')
+      return false;
+    start = i + 1;
+  }
+  return true;
+}
+
 static bool name_component_ok(const char *s, size_t n, bool registry) {
   if (n == 0)
     return false;
-  if (registry) /* host[:port] */
-    for (size_t i = 0; i < n; i++)
-      if (!isalnum((unsigned char)s[i]) && s[i] != '.' && s[i] != '-' && s[i] != ':')
-        return false;
+  if (registry)
+    return registry_ok(s, n);
   if (!registry) {
     if (!islower((unsigned char)s[0]) && !isdigit((unsigned char)s[0]))
       return false;
@@ -631,15 +657,26 @@ int image_store_init(const char *root, berr_t *err) {
 
 /* ---- config fields ---------------------------------------------------------- */
 
+/* Env, Cmd and Entrypoint of an image config: at most this many strings of at
+ * most this many bytes (execve takes 128 KiB per string, 2 MiB in all). */
+#define CONFIG_MAX_STRINGS 4096
+#define CONFIG_MAX_STRING_BYTES 65536
+
 static int check_strings(json_object *v, const char *field, bool env, berr_t *err) {
   if (!v)
     return 0;
-  if (!json_object_is_type(v, json_type_array) || json_object_array_length(v) > 4096)
+  if (!json_object_is_type(v, json_type_array))
     return berr_set(err, BERR_BAD_REQUEST, "config.%s must be an array of strings", field);
+  if (json_object_array_length(v) > CONFIG_MAX_STRINGS)
+    return berr_set(err, BERR_LIMIT, "config.%s has %zu entries; at most %d are accepted", field,
+                    json_object_array_length(v), CONFIG_MAX_STRINGS);
   for (size_t i = 0; i < json_object_array_length(v); i++) {
     json_object *s = json_object_array_get_idx(v, i);
-    if (!json_object_is_type(s, json_type_string) || json_object_get_string_len(s) > 65536)
+    if (!json_object_is_type(s, json_type_string))
       return berr_set(err, BERR_BAD_REQUEST, "config.%s[%zu] must be a string", field, i);
+    if (json_object_get_string_len(s) > CONFIG_MAX_STRING_BYTES)
+      return berr_set(err, BERR_LIMIT, "config.%s[%zu] is %d bytes; at most %d are accepted", field, i,
+                      json_object_get_string_len(s), CONFIG_MAX_STRING_BYTES);
     const char *str = json_object_get_string(s);
     if (env && (!strchr(str, '=') || str[0] == '='))
       return berr_set(err, BERR_BAD_REQUEST, "config.Env[%zu] `%.60s` is not KEY=VALUE", i, str);
@@ -949,6 +986,9 @@ int image_store_add_layer(const char *root, const char *tar_path, bool move_blob
       int r = digest_file(tar_path, got, &size, err);
       if (r == 0 && strcmp(got, expect_digest))
         r = digest_mismatch(err, "layer", expect_digest, got);
+      /* ours now, even if no image names it yet: prune must keep it */
+      if (r == 0 && (image_lease_note(root, expect_digest, err) < 0 || image_lease_note(root, diff, err) < 0))
+        r = -1;
       cleanup_close int lock = r == 0 ? image_store_lock(root, LOCK_EX, err) : -1;
       cleanup_free char *tree = image_layer_dir(root, diff);
       cleanup_free char *mp = image_layer_meta_path(root, diff);
@@ -962,9 +1002,6 @@ int image_store_add_layer(const char *root, const char *tar_path, bool move_blob
         res->unpacked_size = (uint64_t)json_object_get_int64(json_object_object_get(meta, "unpackedSize"));
         json_object *b = json_object_object_get(json_object_object_get(meta, "blobs"), expect_digest);
         res->compression = compression_of(json_object_get_string(json_object_object_get(b ? b : meta, "mediaType")));
-        /* fresh again: prune's grace period starts over */
-        (void)utimensat(AT_FDCWD, mp, NULL, 0);
-        (void)utimensat(AT_FDCWD, blob_dst, NULL, 0);
         json_object_put(meta);
         return 0;
       }
@@ -1011,6 +1048,9 @@ int image_store_add_layer(const char *root, const char *tar_path, bool move_blob
     digest_mismatch(err, "layer", expect_digest, res->blob_digest);
     goto out;
   }
+  /* noted before it becomes visible: a prune meanwhile keeps it */
+  if (image_lease_note(root, res->blob_digest, err) < 0 || image_lease_note(root, res->diff_id, err) < 0)
+    goto out;
   {
     cleanup_close int lock = image_store_lock(root, LOCK_EX, err);
     if (lock < 0)
@@ -1035,8 +1075,6 @@ int image_store_add_layer(const char *root, const char *tar_path, bool move_blob
           goto out;
         }
       }
-    } else {
-      (void)utimensat(AT_FDCWD, blob_dst, NULL, 0);
     }
     /* an existing tree wins: it may be a lower dir of a running container */
     if (!path_exists(tree_dst, true)) {
@@ -1091,10 +1129,8 @@ static int write_blob(const char *root, const char *digest, const char *data, si
   cleanup_free char *p = image_blob_path(root, digest);
   if (!p)
     return berr_sys(err, ENOMEM, "blob");
-  if (path_exists(p, false)) {
-    (void)utimensat(AT_FDCWD, p, NULL, 0);
+  if (path_exists(p, false))
     return 0;
-  }
   return write_file_atomic(p, data, len, 0600, true, err);
 }
 
@@ -1150,6 +1186,19 @@ int image_store_add(const char *root, const char *manifest_json, size_t mlen,
     berr_set(err, BERR_INVALID, "manifest %s: config size %" PRId64 " but the config is %zu bytes", mdig,
              json_object_get_int64(csize), clen);
     goto out;
+  }
+  /* what a container would exec: the same limits as image.import's `config` */
+  json_object *exec_cfg = json_object_object_get(cfg, "config");
+  if (json_object_is_type(exec_cfg, json_type_object)) {
+    static const char *const fields[] = {"Env", "Cmd", "Entrypoint"};
+    for (size_t f = 0; f < 3; f++) {
+      json_object *v = json_object_object_get(exec_cfg, fields[f]);
+      if (v && !json_object_is_type(v, json_type_null) && check_strings(v, fields[f], false, err) < 0) {
+        berr_wrap(err, "image config %s", cdig);
+        err->kind = err->kind == BERR_LIMIT ? BERR_LIMIT : BERR_INVALID;
+        goto out;
+      }
+    }
   }
   json_object *layers = json_object_object_get(man, "layers");
   json_object *rootfs = json_object_object_get(cfg, "rootfs");

@@ -14,7 +14,9 @@
 
 #include "caps.h"
 #include "mounts.h"
+#include "network.h"
 #include "pty.h"
+#include "usermounts.h"
 #include "util.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -239,6 +241,10 @@ _Noreturn void init_main(const struct init_args *a) {
   int64_t t0 = mono_us();
   if (mounts_setup(&rc, &err) < 0)
     proc_fail(a->sync_fd, "mounts", &err);
+  if (usermounts_apply(s, &err) < 0) /* -v, volumes, tmpfs: before pivot_root */
+    proc_fail(a->sync_fd, "mounts", &err);
+  if (a->net && netfiles_bind(a->net, &err) < 0)
+    proc_fail(a->sync_fd, "network files", &err);
   int64_t t1 = mono_us();
   if (mounts_enter(&rc, &err) < 0)
     proc_fail(a->sync_fd, "pivot_root", &err);
@@ -256,6 +262,8 @@ _Noreturn void init_main(const struct init_args *a) {
     proc_fail(a->sync_fd, "cgroup namespace", &err);
   }
   if (s->ns[NS_NET] && loopback_up(&err) < 0)
+    proc_fail(a->sync_fd, "network", &err);
+  if (a->net && net_configure_inside(a->net, &err) < 0)
     proc_fail(a->sync_fd, "network", &err);
   if (a->userns_fd >= 0 && proc_join_userns(a->userns_fd, &err) < 0)
     proc_fail(a->sync_fd, "user namespace", &err);

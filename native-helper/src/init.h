@@ -23,6 +23,7 @@ struct init_times {
   int64_t exec_start;  /* mono_us() just before execve */
 };
 
+struct net_attach; /* network.h */
 struct init_args {
   const struct container_spec *spec;
   const char *upper, *work, *merged;
@@ -31,6 +32,7 @@ struct init_args {
   bool tty;              /* stdio[0] is a PTY slave: make it the controlling terminal */
   int sync_fd;
   int userns_fd;         /* >= 0: the user namespace to join once set up */
+  const struct net_attach *net; /* eth0 and the network files (network.h), or NULL */
 };
 
 /* The init process after clone: never returns. */

@@ -16,12 +16,13 @@
 
 static const char usage[] =
     "usage: berthd [--root DIR] [--socket PATH] [--serve-uid UID] [--serve-gid GID]\n"
-    "              [--log-max BYTES] [--foreground] | --version | --help\n"
+    "              [--log-max BYTES] [--subnet CIDR] [--foreground] | --version | --help\n"
     "  --root DIR       the store of images and containers (default /var/lib/berth)\n"
     "  --socket PATH    the Unix socket to serve (default /run/berth/berthd.sock)\n"
     "  --serve-uid UID  also serve this user (root is always served)\n"
     "  --serve-gid GID  also serve members of this group; the socket's group\n"
     "  --log-max BYTES  rotate a container's log past this size (default 8388608)\n"
+    "  --subnet CIDR    the default bridge network's subnet (default 10.89.0.0/16)\n"
     "  --foreground     stay attached; otherwise detach once the socket is ready\n";
 
 static int bad_usage(const char *fmt, const char *arg) {
@@ -106,7 +107,7 @@ int main(int argc, char **argv) {
       continue;
     }
     if (strcmp(a, "--root") && strcmp(a, "--socket") && strcmp(a, "--serve-uid") &&
-        strcmp(a, "--serve-gid") && strcmp(a, "--log-max"))
+        strcmp(a, "--serve-gid") && strcmp(a, "--log-max") && strcmp(a, "--subnet"))
       return bad_usage("unknown option '%s'", a);
     if (!v)
       return bad_usage("%s needs a value", a);
@@ -120,6 +121,8 @@ int main(int argc, char **argv) {
       if (v[0] != '/' || strlen(v) > 107)
         return bad_usage("--socket must be an absolute path of at most 107 bytes (got '%s')", v);
       o.socket_path = v;
+    } else if (!strcmp(a, "--subnet")) {
+      o.subnet = v; /* checked by net_init */
     } else if (!strcmp(a, "--serve-uid")) {
       if (!parse_u32(v, 4294967294UL, &n))
         return bad_usage("--serve-uid must be a numeric uid (got '%s')", v);

@@ -25,6 +25,7 @@
 #include "init.h"
 #include "logfile.h"
 #include "namespaces.h"
+#include "network.h"
 #include "pty.h"
 #include "stream.h"
 #include "util.h"
@@ -187,6 +188,18 @@ static pid_t clone_init(int flags, int *pidfd) {
   return pid;
 }
 
+/* A step on the init failed: when the init has already reported a failure of
+ * its own (its exit is why the step failed), that report is the error to give. */
+static void prefer_init_report(int sync_fd, berr_t *err) {
+  char c;
+  if (recv(sync_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 1 && c == SYNC_ERR) {
+    struct init_times ignored;
+    berr_t reported;
+    if (sync_wait_exec(sync_fd, &ignored, &reported) < 0)
+      *err = reported;
+  }
+}
+
 static int path_join(char out[4096], const char *dir, const char *name, berr_t *err) {
   if (snprintf(out, 4096, "%s/%s", dir, name) >= 4096)
     return berr_set(err, BERR_INVALID, "path too long under `%s`", dir);
@@ -271,7 +284,8 @@ static _Noreturn void monitor_main(struct monitor *m) {
     struct init_args a = {.spec = s, .upper = m->upper, .work = m->work, .merged = m->merged,
                           .console = s->tty ? slave_path : NULL,
                           .stdio = {child_io[0], child_io[1], child_io[2]}, .tty = s->tty,
-                          .sync_fd = sync[1], .userns_fd = userns_fd};
+                          .sync_fd = sync[1], .userns_fd = userns_fd,
+                          .net = o->net && o->net->active ? o->net : NULL};
     init_main(&a);
   }
   if (pid < 0) {
@@ -292,12 +306,23 @@ static _Noreturn void monitor_main(struct monitor *m) {
   if (cgroup_create(o->cg_env, s->id, &s->limits, &m->cg, &err) < 0)
     monitor_fail(m, &err);
   m->has_cg = true;
-  if (cgroup_add_pid(&m->cg, pid, &err) < 0)
+  if (cgroup_add_pid(&m->cg, pid, &err) < 0) {
+    prefer_init_report(sync[0], &err);
     monitor_fail(m, &err);
+  }
   steps[TL_CGROUP] = mono_us() - t;
+  /* eth0 appears in the init's netns while it is still busy with its mounts */
+  if (o->net && o->net->active && net_attach_veth(o->net, pid, &err) < 0) {
+    prefer_init_report(sync[0], &err);
+    monitor_fail(m, &err);
+  }
   char go = SYNC_GO;
   if (send(sync[0], &go, 1, MSG_NOSIGNAL) < 0) {
-    berr_sys(&err, errno, "release the init process");
+    int e = errno;
+    struct init_times ignored;
+    /* an init that failed in its setup is gone already: its report says why */
+    if (sync_wait_exec(sync[0], &ignored, &err) == 0)
+      berr_sys(&err, e, "release the init process");
     monitor_fail(m, &err);
   }
   uint64_t init_start = proc_starttime(pid); /* while it is sure to exist */

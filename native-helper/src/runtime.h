@@ -33,6 +33,7 @@ struct start_result {
 #define CTR_WORK "work"
 #define CTR_MERGED "merged"
 
+struct net_attach; /* network.h */
 struct runtime_opts {
   const struct cgroup_env *cg_env;
   int64_t log_max_bytes;
@@ -41,6 +42,9 @@ struct runtime_opts {
    * streaming frames on it, so that the daemon can write its reply line first. */
   int attach_fd;
   struct term_size term; /* the PTY's first size (tty containers) */
+  /* bridge and user networks: the veth the monitor makes after clone and
+   * the init configures (network.h); NULL or !active for none and host */
+  const struct net_attach *net;
 };
 
 /* Forks the monitor, which creates the cgroup, clones the init process with

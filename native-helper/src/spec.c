@@ -42,7 +42,8 @@ static const char *const ns_keys[NS_COUNT] = {"pid", "mount", "uts", "ipc", "net
 
 static const char *const spec_keys[] = {"id", "name", "image", "imageId", "argv", "env", "workdir",
                                         "hostname", "user", "tty", "stdin", "autoRemove",
-                                        "namespaces", "limits", "lowerdirs", NULL};
+                                        "namespaces", "limits", "lowerdirs", "network", "ports", "mounts",
+                                        "restart", NULL};
 static const char *const limit_keys[] = {"memory", "cpus", "cpuQuotaUs", "cpuPeriodUs", "cpuWeight",
                                          "pids", NULL};
 
@@ -324,6 +325,10 @@ int spec_from_json(struct container_spec *s, json_object *o, berr_t *err) {
   for (size_t i = 0; s->lowerdirs[i]; i++)
     if (check_layer_dir(s->lowerdirs[i], err) < 0)
       goto fail;
+  if (spec_net_from_json(s, o, err) < 0) /* network.c */
+    goto fail;
+  if (spec_storage_from_json(s, o, err) < 0) /* spec-storage.c */
+    goto fail;
   return 0;
 
 fail:
@@ -372,6 +377,8 @@ json_object *spec_to_json(const struct container_spec *s) {
   json_object_object_add(o, "limits", lim);
 
   json_object_object_add(o, "lowerdirs", strv_to_json(s->lowerdirs));
+  spec_net_to_json(s, o); /* network.c */
+  spec_storage_to_json(s, o); /* spec-storage.c */
   return o;
 }
 
@@ -380,6 +387,7 @@ void spec_free(struct container_spec *s) {
   strv_free(s->env);
   free(s->workdir);
   strv_free(s->lowerdirs);
+  spec_storage_free(s);
   s->argv = s->env = s->lowerdirs = NULL;
   s->workdir = NULL;
 }

@@ -27,6 +27,39 @@ struct limits {
   int64_t pids_max;       /* 0 = no limit */
 };
 
+/* A published port (docs/protocol.md ContainerSpec.ports). */
+struct port_map {
+  char host_ip[16];       /* dotted IPv4, "127.0.0.1" by default */
+  uint16_t host_port, container_port;
+  bool udp;               /* false = tcp */
+};
+#define SPEC_MAX_PORTS 64
+
+/* A mount of ContainerSpec.mounts: spec-storage.c parses it, usermounts.c applies it. */
+enum mount_kind { MOUNT_BIND, MOUNT_VOLUME, MOUNT_TMPFS };
+struct mount_spec {
+  enum mount_kind kind;
+  char *source;           /* bind: absolute host path; volume: the volume's name; tmpfs: NULL */
+  char *target;           /* absolute, normalised path in the container */
+  bool read_only;
+  int64_t tmpfs_size;     /* bytes; 0 = the kernel's default (half of RAM) */
+  uint32_t tmpfs_mode;    /* 01777 unless given */
+  /* filled by usermounts_prepare when the container starts, never serialised:
+   * the host directory or file the init mounts, and its identity as the
+   * daemon checked it (the init refuses another inode at that path) */
+  char *host_path;
+  dev_t host_dev;
+  ino_t host_ino;
+};
+#define SPEC_MAX_MOUNTS 64
+
+/* ContainerSpec.restart, applied by berthd (restart.c). */
+enum restart_policy { RESTART_NO, RESTART_ON_FAILURE, RESTART_ALWAYS, RESTART_UNLESS_STOPPED };
+struct restart_spec {
+  enum restart_policy policy;
+  int64_t max_retries;    /* on-failure only; 0 = no limit */
+};
+
 struct container_spec {
   char id[65];            /* 64 lowercase hex */
   char name[65];
@@ -52,6 +85,15 @@ struct container_spec {
   struct limits limits;
 
   char **lowerdirs;       /* NULL-terminated absolute layer dirs, topmost first */
+
+  /* "bridge", "none", "host" or a user network's name (network.c parses and checks) */
+  char network[65];
+  struct port_map ports[SPEC_MAX_PORTS];
+  size_t n_ports;
+
+  struct mount_spec *mounts; /* n_mounts entries (spec-storage.c) */
+  size_t n_mounts;
+  struct restart_spec restart;
 };
 
 /* Parses the protocol's create params (docs/protocol.md, container.create)
@@ -60,5 +102,13 @@ int spec_from_json(struct container_spec *s, json_object *o, berr_t *err);
 /* Serialises the full spec (used for config.json and inspect). */
 json_object *spec_to_json(const struct container_spec *s);
 void spec_free(struct container_spec *s);
+/* network.c: `network` and `ports` of the spec (after namespaces are parsed). */
+int spec_net_from_json(struct container_spec *s, json_object *o, berr_t *err);
+void spec_net_to_json(const struct container_spec *s, json_object *o);
+/* spec-storage.c: `mounts` and `restart` of the spec (after autoRemove is parsed). */
+int spec_storage_from_json(struct container_spec *s, json_object *o, berr_t *err);
+void spec_storage_to_json(const struct container_spec *s, json_object *o);
+void spec_storage_free(struct container_spec *s);
+const char *restart_policy_name(enum restart_policy p); /* "no", "on-failure", ... */
 
 #endif

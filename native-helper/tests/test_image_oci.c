@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -391,7 +392,7 @@ int main(void) {
     r = image_prune(fresh, false, in_use, NULL, &out, &err);
     TAP_OK(r == 0 && json_object_array_length(json_object_object_get(out, "removed")) == 0, "prune keeps the untagged image a container uses");
     json_object_put(out);
-    TAP_OK(count_in(fresh, "layers/sha256", 1) == trees_before, "... and the fresh dangling layer (grace period)");
+    TAP_OK(count_in(fresh, "layers/sha256", 1) == trees_before, "... and the dangling layer, which this process's lease holds");
     snprintf(p, sizeof p, "%s/tmp/import-dead", fresh);
     TAP_OK(stat(p, &st) < 0 && stat(held, &st) == 0, "tmp debris removed, a held work dir kept");
     snprintf(p, sizeof p, "%s/tmp/partial/old", fresh);
@@ -399,6 +400,7 @@ int main(void) {
     TAP_OK(stat(p, &st) < 0 && stat(p2, &st) == 0, "stale partial upload removed, a fresh one kept");
 
     used_id = NULL;
+    image_lease_release(fresh); /* the writer is done without an image: what it added may go */
     r = image_prune_grace(fresh, false, in_use, NULL, 0, &out, &err);
     TAP_OK(r == 0 && json_object_array_length(json_object_object_get(out, "removed")) == 1 &&
                !strcmp(json_object_get_string(json_object_array_get_idx(json_object_object_get(out, "removed"), 0)), app_id) &&
@@ -414,6 +416,44 @@ int main(void) {
     TAP_OK(json_object_array_length(images_of(list)) == 1 && count_in(fresh, "layers/sha256", 1) == 1,
            "one image left, its layer tree only (%d)", count_in(fresh, "layers/sha256", 1));
     json_object_put(list);
+    snprintf(p2, sizeof p2, "%s/leases", fresh);
+    TAP_OK(count(p2, -1) == 0, "a lease nobody holds is deleted by prune");
+
+    /* another process adding a layer: a prune meanwhile keeps it; once that
+     * process is gone without recording an image, the next prune removes it */
+    snprintf(p, sizeof p, "%s/layer.tar", base);
+    int up[2], down[2];
+    if (pipe(up) < 0 || pipe(down) < 0)
+      return 1;
+    pid_t child = fork();
+    if (child == 0) {
+      close(up[0]);
+      close(down[1]); /* so the parent's close is our EOF */
+      struct layer_result clr;
+      berr_t cerr;
+      char c = image_store_add_layer(fresh, p, false, NULL, &clr, NULL, &cerr) == 0 ? 'y' : 'n';
+      if (write(up[1], &c, 1) != 1 || read(down[0], &c, 1) < 0)
+        _exit(1);
+      _exit(0);
+    }
+    char c = 'n';
+    TAP_OK(child > 0 && read(up[0], &c, 1) == 1 && c == 'y', "setup: another process adds a layer no image names");
+    r = image_prune(fresh, false, in_use, NULL, &out, &err);
+    json_object_put(out);
+    TAP_OK(r == 0 && count_in(fresh, "layers/sha256", 1) == 2, "a prune while it works keeps that layer (its lease is held)");
+    close(down[1]);
+    int status;
+    waitpid(child, &status, 0);
+    close(up[0]);
+    close(up[1]);
+    close(down[0]);
+    sh("touch %s/tmp/partial/%s", fresh, "a5f1c0ffee00000000000000000000000000000000000000000000000000beef");
+    r = image_prune(fresh, false, in_use, NULL, &out, &err);
+    json_object_put(out);
+    TAP_OK(r == 0 && count_in(fresh, "layers/sha256", 1) == 1 && count(p2, -1) == 0,
+           "the writer gone without an image: the next prune removes its layer and its lease");
+    snprintf(p2, sizeof p2, "%s/tmp/partial", fresh);
+    TAP_OK(count(p2, -1) == 0, "... and a partial upload no lease names");
     r = image_prune_grace(fresh, true, NULL, NULL, 0, &out, &err);
     json_object_put(out);
     TAP_OK(r == 0 && count_in(fresh, "blobs/sha256", -1) == 0 && count_in(fresh, "layers/sha256", -1) == 0,

@@ -54,7 +54,7 @@ function berthToFile(args: string[], file: string): { status: number; stderr: st
   const fd = fs.openSync(file, 'w');
   try {
     const r = spawnSync(process.execPath, [path.join(e.repo, 'bin/berth.mjs'), ...args], {
-      env: { ...process.env, BERTH_ROOT: e.root, BERTH_SOCKET: e.socket, BERTHD: e.berthd, NO_COLOR: '1' },
+      env: { ...process.env, BERTH_ROOT: e.root, BERTH_SOCKET: e.socket, BERTHD: e.berthd, NO_COLOR: '1', BERTH_NO_AUTOSTART: '1' },
       stdio: ['ignore', fd, 'pipe'],
       encoding: 'utf8',
       timeout: 60000,

@@ -10,13 +10,14 @@ import type { TestProject } from 'vitest/node';
 
 import type { BerthTestEnv } from './support/env';
 import { helperLogs, processAlive, sanitizerFindings, startHelper, stopHelper, tail, waitUntil } from './support/helper-process';
+import { createNetns, netnsLeftovers, removeNetns } from './support/netns';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'];
 
 function cliSync(env: BerthTestEnv, args: string[], timeoutMs = 120000): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [path.join(repo, 'bin/berth.mjs'), ...args], {
-    env: { ...process.env, BERTH_ROOT: env.root, BERTH_SOCKET: env.socket, BERTHD: env.berthd, NO_COLOR: '1' },
+    env: { ...process.env, BERTH_ROOT: env.root, BERTH_SOCKET: env.socket, BERTHD: env.berthd, NO_COLOR: '1', BERTH_NO_AUTOSTART: '1' },
     encoding: 'utf8',
     timeout: timeoutMs,
   });
@@ -119,16 +120,26 @@ export default async function setup(project: TestProject): Promise<() => Promise
     if (unified) helperCgroups.unified = unified;
   }
 
-  const env: BerthTestEnv = { repo, tmp, root, socket, berthd, helperPidFile: path.join(tmp, 'helper.pid'), helperCgroups, cgroupProcs };
+  // Every helper of the run lives in this network namespace, removed in teardown.
+  let netns: string;
+  try {
+    netns = createNetns('berth-it');
+  } catch (e) {
+    madeCgroups.forEach((d) => rmCgroupTree(d));
+    fs.rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+  const env: BerthTestEnv = { repo, tmp, root, socket, berthd, helperPidFile: path.join(tmp, 'helper.pid'), helperCgroups, cgroupProcs, netns };
   const logPath = path.join(tmp, 'berthd-1.log');
 
   const cleanupCgroups = (): string[] => madeCgroups.flatMap((d) => rmCgroupTree(d));
 
   let helper;
   try {
-    helper = await startHelper({ binary: berthd, root, socket, logPath, cgroupProcs, detached: false });
+    helper = await startHelper({ binary: berthd, root, socket, logPath, cgroupProcs, detached: false, netns });
   } catch (e) {
     cleanupCgroups();
+    removeNetns(netns);
     fs.rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
@@ -137,6 +148,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   void helper.exited.then((x) => (firstEnded = x));
 
   process.env.BERTH_ROOT = root;
+  // A CLI call while the helper is down must fail, not start one outside the namespace.
+  process.env.BERTH_NO_AUTOSTART = '1';
   process.env.BERTH_SOCKET = socket;
   process.env.BERTHD = berthd;
   project.provide('berthEnv', env);
@@ -183,6 +196,11 @@ export default async function setup(project: TestProject): Promise<() => Promise
     }
     await stopHelper(pid);
     if (pid !== helper.pid) await stopHelper(helper.pid);
+
+    // With every container removed, berthd must have taken its bridges, veths and NAT down.
+    const netLeft = netnsLeftovers(netns);
+    if (netLeft.length > 0) failures.push(`network leftovers in namespace ${netns}: ${netLeft.join(', ')}`);
+    removeNetns(netns);
 
     // Monitors and containers live in the helper's cgroup subtree; after rm -f of
     // every container nothing but the (stopped) helper may be left there.

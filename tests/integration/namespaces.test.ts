@@ -64,8 +64,8 @@ describe('namespaces', () => {
     expect(r.stdout.trim()).toBe(id.slice(0, 12));
   });
 
-  it('gives a network namespace with only lo, and lo is up', async () => {
-    const r = await berthOk(['run', '--rm', 'busybox', 'sh', '-c', 'cat /proc/net/dev; echo ---; ip -o link']);
+  it('--network none gives a network namespace with only lo, and lo is up', async () => {
+    const r = await berthOk(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'cat /proc/net/dev; echo ---; ip -o link']);
     const [dev, links] = r.stdout.split('---\n');
     expect(hostInterfaces(dev)).toEqual(['lo']);
     const linkLines = links.trim().split('\n');
@@ -73,15 +73,16 @@ describe('namespaces', () => {
     expect(linkLines[0]).toMatch(/^1: lo: <[^>]*\bUP\b[^>]*>/);
   });
 
-  it('--network none is the same: lo only', async () => {
-    const r = await berthOk(['run', '--rm', '--network', 'none', 'busybox', 'cat', '/proc/net/dev']);
-    expect(hostInterfaces(r.stdout)).toEqual(['lo']);
+  it('by default (network bridge) adds eth0 beside lo', async () => {
+    const r = await berthOk(['run', '--rm', 'busybox', 'cat', '/proc/net/dev']);
+    expect(hostInterfaces(r.stdout)).toEqual(['eth0', 'lo']);
   });
 
-  it('--network host sees the host interfaces', async () => {
-    const r = await berthOk(['run', '--rm', '--network', 'host', 'busybox', 'cat', '/proc/net/dev']);
-    expect(hostInterfaces(r.stdout)).toEqual(hostInterfaces());
-    expect(hostInterfaces()).not.toEqual(['lo']); // else the check above proves nothing
+  it("--network host shares the helper's network namespace", async () => {
+    // The helper runs in the test run's own network namespace, not the machine's.
+    const r = await berthOk(['run', '--rm', '--network', 'host', 'busybox', 'readlink', '/proc/self/ns/net']);
+    expect(r.stdout.trim()).toBe(fs.readlinkSync(`/proc/${helperPid()}/ns/net`));
+    expect(r.stdout.trim()).not.toBe(fs.readlinkSync('/proc/self/ns/net'));
   });
 
   it('/proc shows only the container processes', async () => {
@@ -103,12 +104,13 @@ describe('namespaces', () => {
       const e = nsEntry(info, name, procName);
       expect.soft(e.isolated, name).toBe(true);
       expect.soft(e.inode, name).toBe(nsInode(info.pid, procName));
-      expect.soft(e.hostInode, name).toBe(nsInode('self', procName));
+      // "the host" is berthd's side: it runs in the test run's own network namespace
+      expect.soft(e.hostInode, name).toBe(nsInode(helperPid(), procName));
       expect.soft(e.inode, name).not.toBe(e.hostInode);
     }
     const user = nsEntry(info, 'user', 'user');
     expect(user.isolated).toBe(false);
-    expect(nsInode(info.pid, 'user')).toBe(nsInode('self', 'user'));
+    expect(nsInode(info.pid, 'user')).toBe(nsInode(helperPid(), 'user'));
   });
 
   for (const [only] of KINDS) {
@@ -118,7 +120,7 @@ describe('namespaces', () => {
       expect(info.status).toBe('running');
       for (const [name, procName] of [...KINDS, ['user', 'user']]) {
         const isolated = name === only;
-        const host = nsInode('self', procName);
+        const host = nsInode(helperPid(), procName); // berthd's, in the run's network namespace
         const ctr = nsInode(info.pid, procName);
         const e = nsEntry(info, name, procName);
         expect.soft(e.isolated, `${name}.isolated`).toBe(isolated);

@@ -12,6 +12,7 @@ import zlib from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { HelperClient } from '../../electron/core/helper-client';
+import type { WorkerProgress } from '../../electron/core/protocol';
 import { goArch } from '../../electron/core/registry/client';
 import { pullImage, PullError, type PullProgress } from '../../electron/core/registry/pull';
 import { berth, testEnv, waitUntil } from './support/berth';
@@ -514,6 +515,51 @@ describe('the store side of pulls (image.blob.*, image.create) with hostile inpu
     const res = await put(digest, size, OCI_LAYER_GZ, layer.blob.subarray(60_000), 60_000);
     expect(res).toEqual({ digest, size, diffId: layer.diffId });
     expect(await client.call('image.blob.stat', { digest, mediaType: OCI_LAYER_GZ })).toEqual({ present: true, size, partial: 0 });
+  });
+
+  it('a lease keeps what a pull added from a prune meanwhile; once it ends, the next prune removes it', async () => {
+    const lease = await client.stream('image.lease', {});
+    let id = '';
+    const held = lease.finish({ onProgress: (ev: WorkerProgress) => void (ev.phase === 'lease' && (id = ev.item ?? '')) });
+    held.catch(() => undefined);
+    await waitUntil(() => id !== '', 5000, 20);
+    expect(id).toMatch(/^[0-9a-f]{32}$/);
+
+    const layer = makeLayer({ 'leased.bin': randomBytes(64 * 1024) });
+    const s = await client.stream('image.blob.put', { ...layer.desc, mediaType: OCI_LAYER_GZ, lease: id });
+    const done = s.finish({});
+    s.writeStdin(layer.blob);
+    s.closeStdin();
+    await done;
+    // an interrupted upload under the same lease
+    const other = makeLayer({ 'half.bin': randomBytes(64 * 1024) });
+    const half = await client.stream('image.blob.put', { ...other.desc, mediaType: OCI_LAYER_GZ, lease: id });
+    const halfDone = half.finish({});
+    halfDone.catch(() => undefined);
+    half.writeStdin(other.blob.subarray(0, 20_000));
+    await waitUntil(async () => (await client.call('image.blob.stat', { digest: other.desc.digest })).partial === 20_000, 5000);
+    half.close();
+
+    await client.call('image.prune', {});
+    expect(await client.call('image.blob.stat', { digest: layer.desc.digest, mediaType: OCI_LAYER_GZ })).toMatchObject({ present: true });
+    expect((await client.call('image.blob.stat', { digest: other.desc.digest })).partial).toBe(20_000);
+
+    lease.close(); // the pull is gone without an image.create
+    await held.catch(() => undefined);
+    // the lease has ended: using it again says so
+    await expect(client.call('image.blob.stat', { digest: layer.desc.digest, mediaType: OCI_LAYER_GZ, lease: id })).rejects.toMatchObject({ code: 'not_found', message: expect.stringMatching(/lease .* gone/) });
+    const put2 = await client.stream('image.blob.put', { ...other.desc, mediaType: OCI_LAYER_GZ, lease: id }).catch((e: unknown) => e);
+    if (!(put2 instanceof Error)) await expect(put2.finish({})).rejects.toMatchObject({ code: 'not_found', message: expect.stringMatching(/lease .* (gone|no longer held)/) });
+    await waitUntil(async () => {
+      await client.call('image.prune', {});
+      const st = await client.call('image.blob.stat', { digest: layer.desc.digest, mediaType: OCI_LAYER_GZ });
+      return !st.present;
+    }, 5000);
+    expect(await client.call('image.blob.stat', { digest: other.desc.digest })).toEqual({ present: false, partial: 0 });
+    const leftovers = fs.existsSync(path.join(testEnv().root, 'leases')) ? fs.readdirSync(path.join(testEnv().root, 'leases')) : [];
+    expect(leftovers).toEqual([]);
+    expect(fs.existsSync(path.join(testEnv().root, 'blobs/sha256', layer.desc.digest.slice(7)))).toBe(false);
+    expect(fs.existsSync(path.join(testEnv().root, 'layers/sha256', layer.diffId.slice(7)))).toBe(false);
   });
 
   it('image.create checks the config digest and the layers', async () => {

@@ -35,6 +35,7 @@ async function restartHelper(): Promise<number> {
     logPath: path.join(e.tmp, `berthd-restart-${process.pid}-${restarts}.log`),
     cgroupProcs: e.cgroupProcs,
     detached: true,
+    netns: e.netns,
   });
   fs.writeFileSync(e.helperPidFile, String(h.pid));
   return h.pid;

@@ -130,6 +130,45 @@ describe('the UI service on berthd', () => {
     await expect(service.inspectContainer('no-such-container-x')).rejects.toMatchObject({ code: 'not_found' });
   });
 
+  it('pushes network and volume lists on berthd events, with who is on or uses them', async () => {
+    const nets: BerthEvents['networksChanged'][] = [];
+    const vols: BerthEvents['volumesChanged'][] = [];
+    const offN = service.on('networksChanged', (l) => nets.push(l));
+    const offV = service.on('volumesChanged', (l) => vols.push(l));
+    await until(() => nets.length > 0 && vols.length > 0, 'the first lists');
+    expect(nets.at(-1)?.some((n) => n.builtin && n.name === 'bridge')).toBe(true);
+    // Made by another client: berthd's network and volume events bring them.
+    const netName = uniqueName('uinet');
+    const volName = uniqueName('uivol');
+    const other = await HelperClient.connect(testEnv().socket);
+    try {
+      await other.call('network.create', { name: netName });
+      await other.call('volume.create', { name: volName });
+    } finally {
+      other.close();
+    }
+    await until(() => nets.at(-1)?.some((n) => n.name === netName) === true, 'the new network');
+    await until(() => vols.at(-1)?.some((v) => v.name === volName) === true, 'the new volume');
+    const c = await run(['sleep', '300'], { network: netName, mounts: [{ type: 'volume', source: volName, target: '/data' }] });
+    await until(() => nets.at(-1)?.find((n) => n.name === netName)?.containers.some((x) => x.id === c.id) === true, 'the container on the network');
+    await until(() => vols.at(-1)?.find((v) => v.name === volName)?.usedBy.includes(c.id) === true, 'the container using the volume');
+    const ifs = await service.containerInterfaces(c.id);
+    const info = await service.inspectContainer(c.id);
+    expect(ifs.isolated).toBe(true);
+    expect(ifs.container.interfaces.find((i) => i.name === 'eth0')?.addresses.some((a) => a.address === info.network.ip)).toBe(true);
+    const restarted = await service.restartContainer(c.id, 1);
+    expect(restarted.status).toBe('running');
+    expect(restarted.startedAt).not.toBe(info.startedAt);
+    await expect(service.removeVolume(volName)).rejects.toMatchObject({ code: 'conflict' });
+    await expect(service.removeNetwork(netName)).rejects.toMatchObject({ code: 'conflict' });
+    await service.remove(c.id, true);
+    await service.removeNetwork(netName);
+    await service.removeVolume(volName);
+    await until(() => nets.at(-1)?.some((n) => n.name === netName) === false && vols.at(-1)?.some((v) => v.name === volName) === false, 'both gone');
+    offN();
+    offV();
+  });
+
   describe('through the web server', () => {
     let web: WebServer;
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'berth-web-'));

@@ -75,7 +75,14 @@ describe('run', () => {
     expect(parse(['run', '--pid', 'host', '--network', 'host', '--uts', 'host', '--ipc', 'host', '--cgroupns', 'host', 'img'])).toMatchObject({
       spec: { namespaces: { pid: false, net: false, uts: false, ipc: false, cgroup: false, mount: true, user: false } },
     });
-    expect(parse(['run', '--network', 'none', 'img'])).toMatchObject({ spec: { namespaces: { net: true } } });
+    expect(parse(['run', '--network', 'none', 'img'])).toMatchObject({ spec: { network: 'none', namespaces: { net: true } } });
+    expect(parse(['run', '--network', 'backend', 'img'])).toMatchObject({ spec: { network: 'backend', namespaces: { net: true } } });
+    expect(parse(['run', '-p', '8080:80', '-p', '0.0.0.0:5353:53/udp', 'img'])).toMatchObject({
+      spec: { ports: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }, { hostIp: '0.0.0.0', hostPort: 5353, containerPort: 53, protocol: 'udp' }] },
+    });
+    expect(parse(['network', 'create', '--subnet', '10.90.7.0/24', 'backend'])).toEqual({ verb: 'network create', name: 'backend', subnet: '10.90.7.0/24' });
+    expect(parse(['network', 'ls', '--json'])).toEqual({ verb: 'network ls', quiet: false, json: true });
+    expect(parse(['port', 'web'])).toEqual({ verb: 'port', ref: 'web', json: false });
     expect(parse(['run', '--ns', 'pid,net', '--network', 'host', 'img'])).toMatchObject({ spec: { namespaces: { pid: true, net: false } } });
   });
 
@@ -83,7 +90,11 @@ describe('run', () => {
     for (const args of [
       ['run', '--ns', 'pid,time', 'img'],
       ['run', '--pid', 'container:x', 'img'],
-      ['run', '--network', 'bridge', 'img'],
+      ['run', '-p', '80', 'img'],
+      ['run', '-p', '8080:80/sctp', 'img'],
+      ['run', '-p', '70000:80', 'img'],
+      ['network', 'frob'],
+      ['network', 'create'],
       ['run', '-m', 'lots', 'img'],
       ['run', '--cpus', 'half', 'img'],
       ['run', '--pids-limit', '1.5', 'img'],

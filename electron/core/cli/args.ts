@@ -4,6 +4,8 @@ import path from 'node:path';
 
 import { parseSize } from '../format';
 import { NAMESPACE_NAMES, type ContainerSpec, type ExecParams, type ImageConfig, type NamespaceName } from '../protocol';
+import { NETWORK_VERBS, networkSubcommand, parsePortFlag, type NetworkCommand } from './network-args';
+import { storageSpec } from './storage-args';
 
 export class UsageError extends Error {
   constructor(
@@ -69,10 +71,15 @@ export const VERBS: Record<string, VerbDef> = {
       { key: 'ns', long: 'ns', kind: 'value', arg: 'LIST', help: 'exactly the namespaces to isolate, e.g. pid,mount (the rest are shared with the host)' },
       { key: 'userns', long: 'userns', kind: 'bool', help: 'add a user namespace' },
       { key: 'pidMode', long: 'pid', kind: 'value', arg: 'host', help: "share the host's PID namespace" },
-      { key: 'network', long: 'network', kind: 'value', arg: 'host|none', help: "host: share the host's network; none: only loopback (default)" },
+      { key: 'network', long: 'network', aliases: ['net'], kind: 'value', arg: 'NAME', help: "bridge (default): own address behind NAT; a network's name; host: share the host's network; none: only loopback" },
+      { key: 'publish', short: 'p', long: 'publish', kind: 'list', arg: '[IP:]HOST:CTR[/udp]', help: 'publish a container port on the host (127.0.0.1 unless IP is given; repeatable)' },
       { key: 'utsMode', long: 'uts', kind: 'value', arg: 'host', help: "share the host's UTS namespace (hostname)" },
       { key: 'ipcMode', long: 'ipc', kind: 'value', arg: 'host', help: "share the host's IPC namespace" },
       { key: 'cgroupnsMode', long: 'cgroupns', kind: 'value', arg: 'host', help: "share the host's cgroup namespace" },
+      { key: 'volume', short: 'v', long: 'volume', kind: 'list', arg: 'SRC:DST[:ro]', help: 'bind a host path (SRC absolute or ./relative) or mount a named volume (SRC a name, made when missing) (repeatable)' },
+      { key: 'mount', long: 'mount', kind: 'list', arg: 'type=..,source=..,target=..', help: 'a bind, volume or tmpfs mount: type=bind|volume|tmpfs,source=,target=[,readonly][,tmpfs-size=][,tmpfs-mode=] (repeatable)' },
+      { key: 'tmpfs', long: 'tmpfs', kind: 'list', arg: 'DST[:size=64m,mode=1777]', help: 'mount a tmpfs (repeatable)' },
+      { key: 'restart', long: 'restart', kind: 'value', arg: 'POLICY', help: 'no (default), on-failure[:N], always or unless-stopped' },
     ],
   },
   ps: {
@@ -253,8 +260,26 @@ export const VERBS: Record<string, VerbDef> = {
       json,
     ],
   },
+  restart: {
+    usage: 'berth restart [-t SECONDS] CONTAINER...',
+    summary: 'Stop (when running) and start containers again',
+    stopAtPositional: false,
+    flags: [{ key: 'time', short: 't', long: 'time', aliases: ['timeout'], kind: 'value', arg: 'SECONDS', help: 'seconds to wait before SIGKILL (default 10)' }],
+  },
+  volume: {
+    usage: 'berth volume create|ls|rm|inspect|prune [ARGS...]',
+    summary: 'Manage named volumes',
+    stopAtPositional: false,
+    flags: [],
+  },
+  'volume create': { usage: 'berth volume create [NAME]', summary: 'Create a volume (a random name when none is given)', stopAtPositional: false, flags: [json] },
+  'volume ls': { usage: 'berth volume ls [-q] [--json]', summary: 'List volumes', stopAtPositional: false, flags: [{ key: 'quiet', short: 'q', long: 'quiet', kind: 'bool', help: 'print names only' }, json] },
+  'volume rm': { usage: 'berth volume rm [-f] VOLUME...', summary: 'Remove volumes (refused while a container uses them)', stopAtPositional: false, flags: [{ key: 'force', short: 'f', long: 'force', kind: 'bool', help: 'no error for a volume that is not there' }] },
+  'volume inspect': { usage: 'berth volume inspect VOLUME...', summary: 'Show volumes as a JSON array', stopAtPositional: false, flags: [] },
+  'volume prune': { usage: 'berth volume prune [-f] [--json]', summary: 'Remove every volume no container uses', stopAtPositional: false, flags: [{ key: 'force', short: 'f', long: 'force', kind: 'bool', help: 'do not ask for confirmation' }, json] },
   version: { usage: 'berth version', summary: 'Show the berth and berthd versions', stopAtPositional: false, flags: [] },
   help: { usage: 'berth help [VERB]', summary: 'Show help', stopAtPositional: false, flags: [] },
+  ...NETWORK_VERBS,
 };
 
 export type Command =
@@ -284,7 +309,14 @@ export type Command =
   | { verb: 'commit'; ref: string; image?: string; message?: string; author?: string; config: ImageConfig; quiet: boolean }
   | { verb: 'export'; ref: string; output?: string }
   | { verb: 'diff'; ref: string; json: boolean }
+  | { verb: 'restart'; refs: string[]; timeout?: number }
+  | { verb: 'volume create'; name?: string; json: boolean }
+  | { verb: 'volume ls'; quiet: boolean; json: boolean }
+  | { verb: 'volume rm'; names: string[]; force: boolean }
+  | { verb: 'volume inspect'; names: string[] }
+  | { verb: 'volume prune'; force: boolean; json: boolean }
   | { verb: 'version' }
+  | NetworkCommand
   | { verb: 'help'; topic?: string };
 
 type FlagValues = Map<string, string | boolean | string[]>;
@@ -459,6 +491,11 @@ function buildRun(p: Parsed): Command {
   const pids = integer('run', '--pids-limit', str(p, 'pids'), 0);
   if (pids !== undefined) limits.pids = pids;
   if (Object.keys(limits).length > 0) spec.limits = limits;
+  try {
+    Object.assign(spec, storageSpec({ volumes: list(p, 'volume'), mounts: list(p, 'mount'), tmpfs: list(p, 'tmpfs'), restart: str(p, 'restart'), autoRemove: spec.autoRemove === true }, process.cwd()));
+  } catch (e) {
+    throw new UsageError((e as Error).message, 'run');
+  }
 
   const nsFlags = ['ns', 'userns', 'pidMode', 'network', 'utsMode', 'ipcMode', 'cgroupnsMode'];
   if (nsFlags.some((k) => p.flags.has(k))) {
@@ -481,9 +518,14 @@ function buildRun(p: Parsed): Command {
     if (hostOnly('run', '--cgroupns', str(p, 'cgroupnsMode'))) ns.cgroup = false;
     const network = str(p, 'network');
     if (network === 'host') ns.net = false;
-    else if (network === 'none') ns.net = true;
-    else if (network !== undefined) throw new UsageError(`--network takes host or none (got '${network}')`, 'run');
+    if (network !== undefined) spec.network = network;
     spec.namespaces = ns;
+  }
+  try {
+    const ports = list(p, 'publish').map(parsePortFlag);
+    if (ports.length > 0) spec.ports = ports;
+  } catch (e) {
+    throw new UsageError((e as Error).message, 'run');
   }
   return { verb: 'run', detach, interactive, tty, spec };
 }
@@ -600,6 +642,31 @@ export const IMAGE_SUBCOMMANDS: Record<string, string> = {
   import: 'import',
 };
 
+function netSub(sub: string): string {
+  try {
+    return networkSubcommand(sub);
+  } catch (e) {
+    throw new UsageError((e as Error).message, 'network');
+  }
+}
+
+/** `berth volume SUB`: the verb each subcommand runs. */
+export const VOLUME_SUBCOMMANDS: Record<string, string> = {
+  create: 'volume create',
+  ls: 'volume ls',
+  list: 'volume ls',
+  rm: 'volume rm',
+  remove: 'volume rm',
+  inspect: 'volume inspect',
+  prune: 'volume prune',
+};
+
+function volumeSubcommand(sub: string): string {
+  const verb = VOLUME_SUBCOMMANDS[sub];
+  if (!verb) throw new UsageError(`unknown command 'volume ${sub}'; choose from ${Object.keys(VOLUME_SUBCOMMANDS).join(', ')}; see berth help volume`, 'volume');
+  return verb;
+}
+
 function imageSubcommand(sub: string): string {
   const verb = IMAGE_SUBCOMMANDS[sub];
   if (!verb) throw new UsageError(`unknown command 'image ${sub}'; choose from ${Object.keys(IMAGE_SUBCOMMANDS).join(', ')}; see berth help image`, 'image');
@@ -617,14 +684,28 @@ export function parseArgs(argv: readonly string[], opts: ParseOptions = {}): Com
     first = imageSubcommand(sub);
     rest = rest.slice(1);
   }
+  if (first === 'network') {
+    const sub = rest[0];
+    if (sub === undefined || sub === '--help' || sub === '-h') return { verb: 'help', topic: 'network' };
+    first = netSub(sub);
+    rest = rest.slice(1);
+  }
+  if (first === 'volume') {
+    const sub = rest[0];
+    if (sub === undefined || sub === '--help' || sub === '-h') return { verb: 'help', topic: 'volume' };
+    first = volumeSubcommand(sub);
+    rest = rest.slice(1);
+  }
   const def = VERBS[first];
-  if (!def || (first.includes(' ') && argv[0] !== 'image')) throw new UsageError(`unknown command '${first}'; see berth help`);
+  if (!def || (first.includes(' ') && argv[0] !== 'image' && argv[0] !== 'volume' && argv[0] !== 'network')) throw new UsageError(`unknown command '${first}'; see berth help`);
   const verb = first;
   const abs = (file: string): string => path.resolve(opts.cwd ?? process.cwd(), file);
   if (verb === 'help') {
     const words = rest.filter((a) => !a.startsWith('-'));
     let topic = words[0];
     if (topic === 'image' && words[1] !== undefined) topic = imageSubcommand(words[1]);
+    if (topic === 'volume' && words[1] !== undefined) topic = volumeSubcommand(words[1]);
+    if (topic === 'network' && words[1] !== undefined) topic = netSub(words[1]);
     if (topic !== undefined && !VERBS[topic]) throw new UsageError(`no help for unknown command '${topic}'; see berth help`);
     return topic === undefined ? { verb: 'help' } : { verb: 'help', topic };
   }
@@ -743,6 +824,41 @@ export function parseArgs(argv: readonly string[], opts: ParseOptions = {}): Com
     case 'rmi':
       needPositionals(verb, p, 1, 'at least one IMAGE');
       return { verb, refs: p.positionals, force: bool(p, 'force') };
+    case 'restart': {
+      needPositionals(verb, p, 1, 'at least one CONTAINER');
+      const timeout = integer(verb, '--time', str(p, 'time'), 0);
+      return { verb, refs: p.positionals, ...(timeout === undefined ? {} : { timeout }) };
+    }
+    case 'volume create':
+      noMorePositionals(verb, p, 1);
+      return { verb, ...(p.positionals[0] === undefined ? {} : { name: p.positionals[0] }), json: bool(p, 'json') };
+    case 'volume ls':
+      noMorePositionals(verb, p, 0);
+      return { verb, quiet: bool(p, 'quiet'), json: bool(p, 'json') };
+    case 'volume rm':
+      needPositionals(verb, p, 1, 'at least one VOLUME');
+      return { verb, names: p.positionals, force: bool(p, 'force') };
+    case 'volume inspect':
+      needPositionals(verb, p, 1, 'at least one VOLUME');
+      return { verb, names: p.positionals };
+    case 'volume prune':
+      noMorePositionals(verb, p, 0);
+      return { verb, force: bool(p, 'force'), json: bool(p, 'json') };
+    case 'network create':
+      needPositionals(verb, p, 1, 'a NAME');
+      noMorePositionals(verb, p, 1);
+      return { verb, name: p.positionals[0], ...(str(p, 'subnet') ? { subnet: str(p, 'subnet') } : {}), ...(str(p, 'gateway') ? { gateway: str(p, 'gateway') } : {}) };
+    case 'network ls':
+      noMorePositionals(verb, p, 0);
+      return { verb, quiet: bool(p, 'quiet'), json: bool(p, 'json') };
+    case 'network rm':
+    case 'network inspect':
+      needPositionals(verb, p, 1, 'at least one NETWORK');
+      return { verb, refs: p.positionals };
+    case 'port':
+      needPositionals(verb, p, 1, 'a CONTAINER');
+      noMorePositionals(verb, p, 1);
+      return { verb, ref: p.positionals[0], json: bool(p, 'json') };
     case 'version':
       noMorePositionals(verb, p, 0);
       return { verb };
@@ -766,6 +882,13 @@ export function helpText(topic?: string): string {
       d.flags.forEach((f, i) => lines.push(`${left[i].padEnd(w)}   ${f.help}${f.kind === 'list' ? '' : ''}`));
     }
     if (topic === 'run') lines.push('', 'With -it the short form works too (-it, -ti, -dit). Sizes take b, k, m, g.');
+    if (topic === 'network') {
+      lines.push('', 'Commands:', '  create    Create a network', '  ls        List networks', '  rm        Remove networks', '  inspect   Show networks as JSON');
+    }
+    if (topic === 'volume') {
+      lines.push('', 'Commands:');
+      for (const [sub, verb] of Object.entries(VOLUME_SUBCOMMANDS)) lines.push(`  ${sub.padEnd(7)}   ${VERBS[verb].summary}`);
+    }
     if (topic === 'image') {
       lines.push('', 'Commands:');
       const w = Math.max(...Object.keys(IMAGE_SUBCOMMANDS).map((k) => k.length));

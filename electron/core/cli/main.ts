@@ -7,6 +7,7 @@ import { HelperClient, HelperError, type HelperStream } from '../helper-client';
 import { helperPaths } from '../helper-launcher';
 import { PROTOCOL_VERSION, type ContainerInfo, type ExitInfo, type ImageDetails, type Stats, type StreamMethod } from '../protocol';
 import { helpText, parseArgs, type Command } from './args';
+import { formatPorts } from './network-args';
 import { CliExit, currentClient, each, err, EXIT_BERTH_ERROR, fail, helper, out, setClient, writeJson } from './context';
 
 declare const BERTH_VERSION: string | undefined;
@@ -265,8 +266,8 @@ async function cmdPs(cmd: Extract<Command, { verb: 'ps' }>): Promise<number> {
 
 export function psTable(containers: ContainerInfo[], now = Date.now()): string {
   return table(
-    ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES'],
-    containers.map((x) => [x.shortId, x.image, `"${truncate(quoteCommand(x.command), 20)}"`, ago(x.created, now), statusText(x, now), x.name]),
+    ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'],
+    containers.map((x) => [x.shortId, x.image, `"${truncate(quoteCommand(x.command), 20)}"`, ago(x.created, now), statusText(x, now), formatPorts(x.ports), x.name]),
   );
 }
 
@@ -481,6 +482,21 @@ async function dispatch(cmd: Command): Promise<number> {
     case 'rmi':
       // Loaded on demand: keeps the image code (and the registry client) off run's start-up path.
       return (await import('./images')).runImageVerb(cmd);
+    case 'restart':
+    case 'volume create':
+    case 'volume ls':
+    case 'volume rm':
+    case 'volume inspect':
+    case 'volume prune':
+      // Loaded on demand, as the image verbs.
+      return (await import('./volumes')).runStorageVerb(cmd);
+    case 'network create':
+    case 'network ls':
+    case 'network rm':
+    case 'network inspect':
+    case 'port':
+      // Loaded on demand, as the image verbs.
+      return (await import('./network')).runNetworkVerb(cmd);
     case 'stop': {
       const c = await helper();
       return each(cmd.refs, 'stop', async (ref) => {

@@ -213,8 +213,9 @@ async function pullLayer(
   state: LayerProgress,
   changed: (force: boolean) => void,
   signal: AbortSignal,
+  lease: string,
 ): Promise<{ stored: Promise<void> }> {
-  const stat = await client.call('image.blob.stat', { digest: desc.digest, mediaType: desc.mediaType });
+  const stat = await client.call('image.blob.stat', { digest: desc.digest, mediaType: desc.mediaType, lease });
   if (stat.present) {
     state.status = 'exists';
     state.done = desc.size;
@@ -235,7 +236,7 @@ async function pullLayer(
 
   let s: HelperStream<'image.blob.put'>;
   try {
-    s = await client.stream('image.blob.put', { digest: desc.digest, size: desc.size, mediaType: desc.mediaType, offset });
+    s = await client.stream('image.blob.put', { digest: desc.digest, size: desc.size, mediaType: desc.mediaType, offset, lease });
   } catch (e) {
     body?.destroy();
     throw e;
@@ -303,6 +304,7 @@ export async function pullImage(client: HelperClient, ref: string, opts: PullOpt
   opts.signal?.addEventListener('abort', onUserAbort, { once: true });
   const signal = abort.signal;
   let reg: RegistryClient | null = null;
+  let lease: { id: string; release: () => void } | null = null;
   try {
     const parsed = parseReference(ref);
     const name = familiarName(parsed);
@@ -339,6 +341,10 @@ export async function pullImage(client: HelperClient, ref: string, opts: PullOpt
 
     // The config first (small): a registry that lacks it fails the pull before any download.
     const configBytes = await reg.getBlobBytes(image.config, MAX_CONFIG_BYTES, signal);
+    // What this pull adds is ours until image.create names it: a prune meanwhile keeps it,
+    // a prune after an interrupted pull removes it.
+    lease = await holdLease(client);
+    const leaseId = lease.id;
 
     // One upload per distinct blob; a manifest may list a layer twice.
     const unique = new Map<string, { desc: Descriptor; states: LayerProgress[] }>();
@@ -366,7 +372,7 @@ export async function pullImage(client: HelperClient, ref: string, opts: PullOpt
         // the layer is present (or its partial is ours to resume)
         for (let attempt = 1; !layer; attempt++) {
           try {
-            layer = await pullLayer(client, r, desc, first, sync, signal);
+            layer = await pullLayer(client, r, desc, first, sync, signal, leaseId);
           } catch (e) {
             // (or it finished between our stat and our upload, which then starts past what is kept)
             const raced = isHelperError(e) && (e.code === 'conflict' || (e.code === 'invalid' && /past the \d+ bytes kept/.test(e.message)));
@@ -418,5 +424,17 @@ export async function pullImage(client: HelperClient, ref: string, opts: PullOpt
   } finally {
     opts.signal?.removeEventListener('abort', onUserAbort);
     reg?.close();
+    lease?.release();
   }
+}
+
+/** An image.lease held on a connection of its own until release(). */
+async function holdLease(client: HelperClient): Promise<{ id: string; release: () => void }> {
+  const ac = new AbortController();
+  let resolveId: (id: string) => void = () => undefined;
+  const got = new Promise<string>((resolve) => (resolveId = resolve));
+  const held = client.work('image.lease', {}, { signal: ac.signal, onProgress: (ev) => ev.phase === 'lease' && ev.item && resolveId(ev.item) });
+  held.catch(() => undefined); // ends with the abort below, or with berthd
+  const id = await Promise.race([got, held.then(() => Promise.reject(new Error('berthd ended the image lease at once')))]);
+  return { id, release: () => ac.abort() };
 }

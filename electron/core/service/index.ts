@@ -18,7 +18,7 @@ import {
   type Unsubscribe,
 } from '../api';
 import { HelperClient, type HelperStream } from '../helper-client';
-import type { BerthdEvent, ContainerInfo, ImageSummary, Stats } from '../protocol';
+import type { BerthdEvent, ContainerInfo, ImageSummary, NetworkCreateParams, Stats } from '../protocol';
 import { pullImage, type PullProgress } from '../registry/pull';
 import { HelperLink, type LinkOptions } from './link';
 import { LogParser } from './logs';
@@ -64,6 +64,19 @@ export function cpuPercentBetween(prev: Stats | undefined, cur: Stats): number |
   if (!(dt > 0) || du < 0) return null;
   return Math.round((du / 1e6 / dt) * 1000) / 10;
 }
+
+/** The lists the service keeps and pushes, each with its event and how it is read. */
+type ListKind = 'containers' | 'images' | 'networks' | 'volumes';
+const LIST_KINDS: readonly ListKind[] = ['containers', 'images', 'networks', 'volumes'];
+const LIST_EVENT = { containers: 'containersChanged', images: 'imagesChanged', networks: 'networksChanged', volumes: 'volumesChanged' } as const satisfies Record<ListKind, BerthEventName>;
+const CONTAINER_LISTS: ListKind[] = ['containers', 'networks', 'volumes'];
+type ListItem<K extends ListKind> = BerthEvents[(typeof LIST_EVENT)[K]][number];
+const LIST_READ: { [K in ListKind]: (c: HelperClient) => Promise<ListItem<K>[]> } = {
+  containers: async (c) => (await c.call('container.list', { all: true })).containers,
+  images: async (c) => (await c.call('image.list', {})).images,
+  networks: async (c) => (await c.call('network.list', {})).networks,
+  volumes: async (c) => (await c.call('volume.list', {})).volumes,
+};
 
 interface Follow {
   stream: HelperStream<'container.logs'>;
@@ -152,8 +165,13 @@ export function createBerthService(source: HelperClient | ServiceOptions): Berth
   function onBerthdEvent(ev: BerthdEvent): void {
     if (ev.type === 'container') {
       lists.dirty('containers');
+      // A network lists its containers and their addresses, a volume who uses it.
+      lists.dirty('networks');
+      lists.dirty('volumes');
       if (ev.action === 'exit' || ev.action === 'remove') terminals.containerGone(ev.id);
     } else if (ev.type === 'image') lists.dirty('images');
+    else if (ev.type === 'network') lists.dirty('networks');
+    else if (ev.type === 'volume') lists.dirty('volumes');
   }
 
   /** Runs fn with the helper's client; a lost connection starts a reconnect. */
@@ -167,53 +185,54 @@ export function createBerthService(source: HelperClient | ServiceOptions): Berth
     }
   }
 
-  // ---- container and image lists ----------------------------------------------
+  // ---- the lists (containers, images, networks, volumes) ------------------------
   const lists = (() => {
-    const last = { containers: null as string | null, images: null as string | null };
-    let containers: ContainerInfo[] | null = null;
-    let images: ImageSummary[] | null = null;
-    const want = { containers: false, images: false };
+    type Snap = { [K in ListKind]: ListItem<K>[] | null };
+    const last: Record<ListKind, string | null> = { containers: null, images: null, networks: null, volumes: null };
+    const snap: Snap = { containers: null, images: null, networks: null, volumes: null };
+    const want: Record<ListKind, boolean> = { containers: false, images: false, networks: false, volumes: false };
     let debounce: ReturnType<typeof setTimeout> | null = null;
     let timer: ReturnType<typeof setInterval> | null = null;
     let timerMs = 0;
     let running: Promise<void> | null = null;
 
-    const watched = (k: 'containers' | 'images'): boolean =>
-      k === 'containers' ? count('containersChanged') > 0 || count('stats') > 0 : count('imagesChanged') > 0;
+    const watched = (k: ListKind): boolean => count(LIST_EVENT[k]) > 0 || (k === 'containers' && count('stats') > 0);
+    const anyWanted = (): boolean => LIST_KINDS.some((k) => want[k]);
+
+    async function read<K extends ListKind>(c: HelperClient, k: K): Promise<void> {
+      const list = await LIST_READ[k](c);
+      snap[k] = list as Snap[K];
+      const key = JSON.stringify(list);
+      if (key !== last[k]) {
+        last[k] = key;
+        emit(LIST_EVENT[k], list as BerthEvents[(typeof LIST_EVENT)[K]]);
+      }
+    }
 
     async function refresh(): Promise<void> {
       if (running) {
         await running;
-        if (!want.containers && !want.images) return;
+        if (!anyWanted()) return;
       }
       // Without a connection, what is wanted stays wanted: the reconnect resyncs it.
       const c = link.current();
       if (!c) return;
       running = (async () => {
-        const doC = want.containers;
-        const doI = want.images;
-        want.containers = want.images = false;
-        try {
-          if (doC) {
-            const list = (await c.call('container.list', { all: true })).containers;
-            containers = list;
-            const key = JSON.stringify(list);
-            if (key !== last.containers) {
-              last.containers = key;
-              emit('containersChanged', list);
-            }
+        const todo = LIST_KINDS.filter((k) => want[k]);
+        for (const k of todo) want[k] = false;
+        for (const k of todo) {
+          try {
+            await read(c, k);
+          } catch (e) {
+            // An older berthd without networks or volumes: those lists stay empty.
+            if ((e as { code?: string }).code === 'unknown_method') {
+              snap[k] = [];
+              if (last[k] !== '[]') {
+                last[k] = '[]';
+                emit(LIST_EVENT[k], []);
+              }
+            } else link.check(e);
           }
-          if (doI) {
-            const list = (await c.call('image.list', {})).images;
-            images = list;
-            const key = JSON.stringify(list);
-            if (key !== last.images) {
-              last.images = key;
-              emit('imagesChanged', list);
-            }
-          }
-        } catch (e) {
-          link.check(e);
         }
       })();
       try {
@@ -221,19 +240,18 @@ export function createBerthService(source: HelperClient | ServiceOptions): Berth
       } finally {
         running = null;
       }
-      if (want.containers || want.images) void refresh();
+      if (anyWanted()) void refresh();
     }
 
     return {
       get containers(): ContainerInfo[] | null {
-        return containers;
+        return snap.containers;
       },
       /** Something changed: re-read the list (soon, once for a burst of events). */
-      dirty(k: 'containers' | 'images'): void {
+      dirty(k: ListKind): void {
         if (!watched(k)) {
           // Nobody shows it: the next subscriber (or the stats sampler) reads it fresh.
-          if (k === 'containers') last.containers = containers = null;
-          else last.images = images = null;
+          last[k] = snap[k] = null;
           return;
         }
         want[k] = true;
@@ -245,16 +263,16 @@ export function createBerthService(source: HelperClient | ServiceOptions): Berth
       },
       /** Re-read what is watched now and push it even if it did not change. */
       async resync(force = false): Promise<void> {
-        if (force) last.containers = last.images = null;
-        want.containers ||= watched('containers');
-        want.images ||= watched('images');
+        for (const k of LIST_KINDS) {
+          if (force) last[k] = null;
+          want[k] ||= watched(k);
+        }
         await refresh();
       },
-      /** The first subscriber of a list gets it at once. */
-      subscribed(k: 'containers' | 'images', l: (p: never) => void): void {
-        const snap = k === 'containers' ? containers : images;
-        const key = k === 'containers' ? last.containers : last.images;
-        if (snap && key !== null) queueMicrotask(() => (l as (p: unknown) => void)(snap));
+      /** A new subscriber of a list gets it at once. */
+      subscribed(k: ListKind, l: (p: never) => void): void {
+        const s = snap[k];
+        if (s && last[k] !== null) queueMicrotask(() => (l as (p: unknown) => void)(s));
         else {
           want[k] = true;
           void refresh();
@@ -262,7 +280,7 @@ export function createBerthService(source: HelperClient | ServiceOptions): Berth
         this.updateTimer();
       },
       updateTimer(): void {
-        const any = watched('containers') || watched('images');
+        const any = LIST_KINDS.some(watched);
         const ms = !any ? 0 : eventsSupported ? resyncMs : POLL_FALLBACK_MS;
         if (ms === timerMs) return;
         if (timer) clearInterval(timer);
@@ -270,8 +288,7 @@ export function createBerthService(source: HelperClient | ServiceOptions): Berth
         timerMs = ms;
         if (ms > 0) {
           timer = setInterval(() => {
-            want.containers ||= watched('containers');
-            want.images ||= watched('images');
+            for (const k of LIST_KINDS) want[k] ||= watched(k);
             void refresh();
           }, ms);
           timer.unref?.();
@@ -286,9 +303,10 @@ export function createBerthService(source: HelperClient | ServiceOptions): Berth
   })();
 
   /** After a change made through this service, refresh at once (events may lag or be off). */
-  const changed = <T>(p: Promise<T>, what: 'containers' | 'images' = 'containers'): Promise<T> =>
+  const changed = <T>(p: Promise<T>, ...what: ListKind[]): Promise<T> =>
     p.finally(() => {
-      lists.dirty(what);
+      // A container change can also change a network's members or a volume's users (a run creates a missing volume).
+      for (const k of what.length > 0 ? what : CONTAINER_LISTS) lists.dirty(k);
     });
 
   // ---- stats --------------------------------------------------------------------
@@ -391,6 +409,9 @@ export function createBerthService(source: HelperClient | ServiceOptions): Berth
     stop: (ref, timeoutSeconds) => changed(withHelper((c) => c.call('container.stop', timeoutSeconds === undefined || timeoutSeconds === null ? { ref } : { ref, timeout: timeoutSeconds }))),
     kill: (ref, signal) => changed(withHelper((c) => c.call('container.kill', signal === undefined || signal === null ? { ref } : { ref, signal }))),
     remove: (ref, force) => changed(withHelper((c) => c.call('container.remove', { ref, force: force === true }))),
+    restartContainer: (ref, timeoutSeconds) =>
+      changed(withHelper((c) => c.call('container.restart', timeoutSeconds === undefined || timeoutSeconds === null ? { ref } : { ref, timeout: timeoutSeconds }))),
+    containerInterfaces: (ref) => withHelper((c) => c.call('container.interfaces', { ref })),
     topContainer: (ref) => withHelper(async (c) => (await c.call('container.top', { ref })).processes),
     containerStats: (ref) => withHelper((c) => c.call('container.stats', { ref })),
 
@@ -511,13 +532,38 @@ export function createBerthService(source: HelperClient | ServiceOptions): Berth
       ),
     removeImage: (ref, force) => changed(withHelper((c) => c.call('image.remove', { ref, force: force === true })), 'images'),
 
+    listNetworks: () => withHelper(LIST_READ.networks),
+    createNetwork: (params) =>
+      changed(
+        withHelper((c) => {
+          const name = typeof params?.name === 'string' ? params.name.trim() : '';
+          if (!name) throw new BerthApiError('invalid', 'name the network (letters, digits, “_”, “.” and “-”)');
+          const p: NetworkCreateParams = { name };
+          if (typeof params.subnet === 'string' && params.subnet.trim()) p.subnet = params.subnet.trim();
+          if (typeof params.gateway === 'string' && params.gateway.trim()) p.gateway = params.gateway.trim();
+          return c.call('network.create', p);
+        }),
+        'networks',
+      ),
+    removeNetwork: (ref) => changed(withHelper((c) => c.call('network.remove', { ref })), 'networks'),
+
+    listVolumes: () => withHelper(LIST_READ.volumes),
+    inspectVolume: (name) => withHelper((c) => c.call('volume.inspect', { name })),
+    createVolume: (name) =>
+      changed(
+        withHelper((c) => c.call('volume.create', typeof name === 'string' && name.trim() ? { name: name.trim() } : {})),
+        'volumes',
+      ),
+    removeVolume: (name, force) => changed(withHelper((c) => c.call('volume.remove', { name, force: force === true })), 'volumes'),
+    pruneVolumes: () => changed(withHelper((c) => c.call('volume.prune', {})), 'volumes'),
+
     on<E extends BerthEventName>(event: E, l: EventListener<E>): Unsubscribe {
       let set = listeners.get(event);
       if (!set) listeners.set(event, (set = new Set()));
       const fn = l as (p: never) => void;
       set.add(fn);
-      if (event === 'containersChanged') lists.subscribed('containers', fn);
-      else if (event === 'imagesChanged') lists.subscribed('images', fn);
+      const kind = LIST_KINDS.find((k) => LIST_EVENT[k] === event);
+      if (kind) lists.subscribed(kind, fn);
       else if (event === 'stats') {
         lists.updateTimer();
         stats.update();

@@ -31,7 +31,7 @@ export interface CliOptions {
 
 function cliEnv(extra?: Record<string, string>): NodeJS.ProcessEnv {
   const e = testEnv();
-  return { ...process.env, BERTH_ROOT: e.root, BERTH_SOCKET: e.socket, BERTHD: e.berthd, NO_COLOR: '1', ...extra };
+  return { ...process.env, BERTH_ROOT: e.root, BERTH_SOCKET: e.socket, BERTHD: e.berthd, NO_COLOR: '1', BERTH_NO_AUTOSTART: '1', ...extra };
 }
 
 /** Runs `berth ARGS...`; never throws on a non-zero status. */

@@ -13,6 +13,8 @@ export interface BerthTestEnv {
   helperCgroups: Record<string, string>;
   /** cgroup.procs files a new helper is moved into before exec. */
   cgroupProcs: string[];
+  /** The network namespace every helper of the run lives in (support/netns.ts). */
+  netns: string;
 }
 
 declare module 'vitest' {

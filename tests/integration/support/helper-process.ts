@@ -5,6 +5,8 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
+import { netnsPath } from './netns';
+
 // A sanitizer error aborts the helper (and is printed on its stderr = the log);
 // leaks are not errors here because the helper's forked children exit by exec or _exit.
 export const SANITIZER_ENV = {
@@ -34,6 +36,8 @@ export interface HelperOptions {
   cgroupProcs: string[];
   /** Detached helpers outlive the process that started them (restart test). */
   detached: boolean;
+  /** The network namespace (support/netns.ts) the helper runs in: never the machine's own. */
+  netns: string;
   extraArgs?: string[];
 }
 
@@ -121,7 +125,10 @@ export async function startHelper(o: HelperOptions): Promise<StartedHelper> {
   // --foreground: stay our child (berthd detaches otherwise).
   const args = ['--foreground', '--root', o.root, '--socket', o.socket, ...(o.extraArgs ?? [])];
   const script = `${moves}${moves ? '; ' : ''}exec "$0" "$@"`;
-  const child = spawn('/bin/sh', ['-c', script, o.binary, ...args], {
+  if (!o.netns || !fs.existsSync(netnsPath(o.netns))) throw new Error(`startHelper: no network namespace ${o.netns}`);
+  // nsenter joins only the network namespace (ip netns exec would also make a mount
+  // namespace, hiding the helper's mounts from the checks of the teardown).
+  const child = spawn('nsenter', [`--net=${netnsPath(o.netns)}`, '/bin/sh', '-c', script, o.binary, ...args], {
     stdio: ['ignore', logFd, logFd],
     env: { ...process.env, ...SANITIZER_ENV },
     detached: o.detached,

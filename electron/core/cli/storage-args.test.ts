@@ -1,0 +1,77 @@
+import { describe, expect, it } from 'vitest';
+
+import { parseArgs, UsageError } from './args';
+import { parseMountFlag, parseRestartFlag, parseTmpfsFlag, parseVolumeFlag, storageSpec } from './storage-args';
+
+describe('-v', () => {
+  it('an absolute or ./relative source is a bind, a name is a volume', () => {
+    expect(parseVolumeFlag('/srv/data:/data', '/home/me')).toEqual({ type: 'bind', source: '/srv/data', target: '/data' });
+    expect(parseVolumeFlag('./src:/src:ro', '/home/me')).toEqual({ type: 'bind', source: '/home/me/src', target: '/src', readOnly: true });
+    expect(parseVolumeFlag('cache:/var/cache:rw', '/')).toEqual({ type: 'volume', source: 'cache', target: '/var/cache' });
+  });
+  it('refuses a bad shape, a relative target, an unknown option and a bad name', () => {
+    expect(() => parseVolumeFlag('/only', '/')).toThrow(/HOST-PATH:CONTAINER-PATH/);
+    expect(() => parseVolumeFlag('/a:rel', '/')).toThrow(/absolute/);
+    expect(() => parseVolumeFlag('/a:/b:z', '/')).toThrow(/unknown option 'z'/);
+    expect(() => parseVolumeFlag('bad name:/b', '/')).toThrow(/neither/);
+  });
+});
+
+describe('--mount, --tmpfs, --restart', () => {
+  it('parses docker-style --mount fields', () => {
+    expect(parseMountFlag('type=bind,source=/a,target=/b,readonly', '/')).toEqual({ type: 'bind', source: '/a', target: '/b', readOnly: true });
+    expect(parseMountFlag('type=volume,src=v1,dst=/d', '/')).toEqual({ type: 'volume', source: 'v1', target: '/d' });
+    expect(parseMountFlag('type=tmpfs,destination=/t,tmpfs-size=64m,tmpfs-mode=1770', '/')).toEqual({ type: 'tmpfs', target: '/t', size: 64 * 1024 * 1024, mode: 0o1770 });
+    expect(() => parseMountFlag('type=bind,source=rel,target=/b', '/')).toThrow(/absolute/);
+    expect(() => parseMountFlag('type=nfs,source=/a,target=/b', '/')).toThrow(/type must be/);
+    expect(() => parseMountFlag('type=bind,source=/a', '/')).toThrow(/target=/);
+    expect(() => parseMountFlag('type=bind,source=/a,target=/b,colour=red', '/')).toThrow(/unknown key/);
+  });
+  it('parses --tmpfs options', () => {
+    expect(parseTmpfsFlag('/run')).toEqual({ type: 'tmpfs', target: '/run' });
+    expect(parseTmpfsFlag('/run:size=1m,mode=755,ro')).toEqual({ type: 'tmpfs', target: '/run', size: 1024 * 1024, mode: 0o755, readOnly: true });
+    expect(() => parseTmpfsFlag('/run:noexec')).toThrow(/unknown option/);
+  });
+  it('parses restart policies', () => {
+    expect(parseRestartFlag('no')).toEqual({ policy: 'no' });
+    expect(parseRestartFlag('on-failure')).toEqual({ policy: 'on-failure' });
+    expect(parseRestartFlag('on-failure:3')).toEqual({ policy: 'on-failure', maxRetries: 3 });
+    expect(parseRestartFlag('unless-stopped')).toEqual({ policy: 'unless-stopped' });
+    expect(() => parseRestartFlag('always:2')).toThrow(/only on-failure/);
+    expect(() => parseRestartFlag('sometimes')).toThrow(/use no/);
+  });
+  it('refuses --rm with a policy and two mounts on one target', () => {
+    expect(() => storageSpec({ volumes: [], mounts: [], tmpfs: [], restart: 'always', autoRemove: true }, '/')).toThrow(/--rm and --restart/);
+    expect(storageSpec({ volumes: [], mounts: [], tmpfs: [], restart: 'no', autoRemove: true }, '/')).toEqual({ restart: { policy: 'no' } });
+    expect(() => storageSpec({ volumes: ['/a:/x'], mounts: [], tmpfs: ['/x'], autoRemove: false }, '/')).toThrow(/two mounts on \/x/);
+  });
+});
+
+describe('berth run, restart and volume verbs', () => {
+  it('puts the flags into the spec', () => {
+    const cmd = parseArgs(['run', '-v', '/a:/a:ro', '-v', 'vol:/v', '--tmpfs', '/t:size=1m', '--mount', 'type=tmpfs,target=/u', '--restart', 'on-failure:2', 'busybox', 'true']);
+    expect(cmd.verb).toBe('run');
+    if (cmd.verb !== 'run') return;
+    expect(cmd.spec.mounts).toEqual([
+      { type: 'bind', source: '/a', target: '/a', readOnly: true },
+      { type: 'volume', source: 'vol', target: '/v' },
+      { type: 'tmpfs', target: '/u' },
+      { type: 'tmpfs', target: '/t', size: 1024 * 1024 },
+    ]);
+    expect(cmd.spec.restart).toEqual({ policy: 'on-failure', maxRetries: 2 });
+    expect(() => parseArgs(['run', '--rm', '--restart', 'always', 'busybox'])).toThrow(UsageError);
+  });
+  it('parses restart and the volume subcommands', () => {
+    expect(parseArgs(['restart', '-t', '3', 'a', 'b'])).toEqual({ verb: 'restart', refs: ['a', 'b'], timeout: 3 });
+    expect(parseArgs(['volume', 'create', 'data', '--json'])).toEqual({ verb: 'volume create', name: 'data', json: true });
+    expect(parseArgs(['volume', 'create'])).toEqual({ verb: 'volume create', json: false });
+    expect(parseArgs(['volume', 'ls', '-q'])).toEqual({ verb: 'volume ls', quiet: true, json: false });
+    expect(parseArgs(['volume', 'rm', '-f', 'a', 'b'])).toEqual({ verb: 'volume rm', names: ['a', 'b'], force: true });
+    expect(parseArgs(['volume', 'inspect', 'a'])).toEqual({ verb: 'volume inspect', names: ['a'] });
+    expect(parseArgs(['volume', 'prune', '-f'])).toEqual({ verb: 'volume prune', force: true, json: false });
+    expect(parseArgs(['volume'])).toEqual({ verb: 'help', topic: 'volume' });
+    expect(parseArgs(['help', 'volume', 'ls'])).toEqual({ verb: 'help', topic: 'volume ls' });
+    expect(() => parseArgs(['volume', 'frob'])).toThrow(/unknown command 'volume frob'/);
+    expect(() => parseArgs(['volume ls'])).toThrow(/unknown command/);
+  });
+});
