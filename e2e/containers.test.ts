@@ -19,10 +19,11 @@ async function runFromDialog(p: Page, f: { name: string; command: string; memory
   await dlg.waitFor();
   await dlg.locator('input[name=name]').fill(f.name);
   await dlg.locator('input[name=command]').fill(f.command);
+  if (f.env) await dlg.locator('textarea[name=env]').fill(f.env);
+  if (f.memory || f.cpus || f.pids) await dlg.getByRole('tab', { name: /Resources/ }).click();
   if (f.memory) await dlg.locator('input[name=memory]').fill(f.memory);
   if (f.cpus) await dlg.locator('input[name=cpus]').fill(f.cpus);
   if (f.pids) await dlg.locator('input[name=pids]').fill(f.pids);
-  if (f.env) await dlg.locator('textarea[name=env]').fill(f.env);
   await dlg.getByRole('button', { name: 'Run', exact: true }).click();
   await dlg.waitFor({ state: 'detached' });
   await p.getByTestId('detail-name').filter({ hasText: f.name }).waitFor();

@@ -10,7 +10,9 @@ import { ContainerDetail } from './views/ContainerDetail';
 import { ContainersView } from './views/ContainersView';
 import { ImageDetail } from './views/ImageDetail';
 import { ImagesView, ImportDialog, PullDialog } from './views/ImagesView';
+import { NetworksView } from './views/NetworksView';
 import { RunDialog } from './views/RunDialog';
+import { VolumesView } from './views/VolumesView';
 
 export const SHORTCUTS: readonly [string, string][] = [
   ['N', 'Run a new container'],
@@ -18,6 +20,8 @@ export const SHORTCUTS: readonly [string, string][] = [
   ['I', 'Import an image from a file'],
   ['1', 'Containers'],
   ['2', 'Images'],
+  ['3', 'Networks'],
+  ['4', 'Volumes'],
   ['/', 'Filter the list'],
   ['↑ ↓', 'Move between rows; Enter opens, Delete removes'],
   ['Esc', 'Close a dialog; from a detail page, back to the list'],
@@ -81,6 +85,8 @@ function Sidebar() {
   const navigate = useBerth((s) => s.navigate);
   const containers = useBerth((s) => s.containers);
   const images = useBerth((s) => s.images);
+  const networks = useBerth((s) => s.networks);
+  const volumes = useBerth((s) => s.volumes);
   const helper = useBerth((s) => s.helper);
   const openDialog = useBerth((s) => s.openDialog);
   const onContainers = route.view === 'containers' || route.view === 'container';
@@ -100,12 +106,13 @@ function Sidebar() {
         <LayersIcon /> Images
         <span className="count">{images?.length ?? ''}</span>
       </button>
-      <div className="nav-label">Coming later</div>
-      <button type="button" className="nav-item" disabled title="Networks arrive with bridge networking">
-        <NetIcon /> Networks <span className="soon">soon</span>
+      <button type="button" className="nav-item" aria-current={route.view === 'networks' ? 'page' : undefined} onClick={() => navigate({ view: 'networks' })} data-testid="nav-networks">
+        <NetIcon /> Networks
+        <span className="count">{networks?.length ?? ''}</span>
       </button>
-      <button type="button" className="nav-item" disabled title="Volumes arrive with bind mounts and named volumes">
-        <DiskIcon /> Volumes <span className="soon">soon</span>
+      <button type="button" className="nav-item" aria-current={route.view === 'volumes' ? 'page' : undefined} onClick={() => navigate({ view: 'volumes' })} data-testid="nav-volumes">
+        <DiskIcon /> Volumes
+        <span className="count">{volumes?.length ?? ''}</span>
       </button>
       <div className="sidebar-foot">
         <button type="button" className="nav-item" onClick={() => openDialog({ kind: 'shortcuts' })}>
@@ -176,6 +183,8 @@ export function App() {
         s.openDialog({ kind: 'import' });
       } else if (k === '1') s.navigate({ view: 'containers' });
       else if (k === '2') s.navigate({ view: 'images' });
+      else if (k === '3') s.navigate({ view: 'networks' });
+      else if (k === '4') s.navigate({ view: 'volumes' });
       else if (k === '?') s.openDialog({ kind: 'shortcuts' });
       else if (k === '/') {
         const el = document.getElementById('global-search');
@@ -197,6 +206,8 @@ export function App() {
         {route.view === 'container' && <ContainerDetail key={route.id} id={route.id} tab={route.tab} />}
         {route.view === 'images' && <ImagesView />}
         {route.view === 'image' && <ImageDetail key={route.id} id={route.id} />}
+        {route.view === 'networks' && <NetworksView />}
+        {route.view === 'volumes' && <VolumesView />}
       </main>
       <Dialogs />
       <Notices />

@@ -28,6 +28,7 @@ function fakeApi() {
     listContainers: vi.fn(async () => [ctr('b', '2026-01-01T00:00:00Z'), ctr('a', '2026-01-02T00:00:00Z')]),
     listImages: vi.fn(async () => []),
     listPulls: vi.fn(async () => []),
+    inspectVolume: vi.fn(async (name: string) => ({ name, mountpoint: `/v/${name}/_data`, created: '', usedBy: [], sizeBytes: name.length * 100 })),
   };
   return { api: api as unknown as BerthApi, emit, listeners };
 }
@@ -108,5 +109,26 @@ describe('the store', () => {
     expect(Object.values(kept).filter((p) => !p.finished).length).toBe(5);
     expect(kept.p24).toBeDefined();
     expect(kept.p0).toBeUndefined();
+  });
+
+  it('keeps networks and volumes from their events, and volume sizes only for listed volumes', async () => {
+    vi.useRealTimers();
+    const { api, emit } = fakeApi();
+    const store = createBerthStore(api);
+    store.getState().connect();
+    const net = { id: 'n1', name: 'bridge', driver: 'bridge' as const, bridge: 'berth0', subnet: '10.89.0.0/16', gateway: '10.89.0.1', builtin: true, created: '', active: false, containers: [] };
+    emit('networksChanged', [net]);
+    expect(store.getState().networks?.map((n) => n.name)).toEqual(['bridge']);
+    const vol = (name: string) => ({ name, mountpoint: `/v/${name}/_data`, created: '', usedBy: [], sizeBytes: null });
+    emit('volumesChanged', [vol('data'), vol('cache')]);
+    store.getState().measureVolumes(['data', 'cache']);
+    // A second ask while one is in flight does not inspect again.
+    store.getState().measureVolumes(['data']);
+    expect(store.getState().volumeSizes).toEqual({ data: null, cache: null });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(store.getState().volumeSizes).toEqual({ data: 400, cache: 500 });
+    expect((api.inspectVolume as ReturnType<typeof vi.fn>).mock.calls.length).toBe(2);
+    emit('volumesChanged', [vol('data')]);
+    expect(store.getState().volumeSizes).toEqual({ data: 400 });
   });
 });

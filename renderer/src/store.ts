@@ -3,17 +3,19 @@
 // is built by a factory over a BerthApi so tests can drive it with a fake.
 import { create, type StoreApi, type UseBoundStore } from 'zustand';
 
-import type { BerthApi, ContainerInfo, HelperStatus, ImageSummary, PullProgressInfo, StatsSample } from '../../electron/core/api';
+import type { BerthApi, ContainerInfo, HelperStatus, ImageSummary, NetworkInfo, PullProgressInfo, StatsSample, VolumeInfo } from '../../electron/core/api';
 import { StatsBook } from './lib/stats';
 
-export type DetailTab = 'overview' | 'processes' | 'namespaces' | 'resources' | 'terminal' | 'logs' | 'timeline' | 'filesystem';
-export const DETAIL_TABS: readonly DetailTab[] = ['overview', 'processes', 'namespaces', 'resources', 'terminal', 'logs', 'timeline', 'filesystem'];
+export type DetailTab = 'overview' | 'processes' | 'namespaces' | 'network' | 'resources' | 'terminal' | 'logs' | 'timeline' | 'filesystem';
+export const DETAIL_TABS: readonly DetailTab[] = ['overview', 'processes', 'namespaces', 'network', 'resources', 'terminal', 'logs', 'timeline', 'filesystem'];
 
 export type Route =
   | { view: 'containers' }
   | { view: 'container'; id: string; tab: DetailTab }
   | { view: 'images' }
-  | { view: 'image'; id: string };
+  | { view: 'image'; id: string }
+  | { view: 'networks' }
+  | { view: 'volumes' };
 
 export interface Notice {
   id: number;
@@ -40,6 +42,10 @@ export interface BerthState {
   helper: HelperStatus | null;
   containers: ContainerInfo[] | null;
   images: ImageSummary[] | null;
+  networks: NetworkInfo[] | null;
+  volumes: VolumeInfo[] | null;
+  /** Volume sizes from inspectVolume (the list leaves them out): name -> bytes, null while being measured. */
+  volumeSizes: Record<string, number | null>;
   /** Why the first listing failed, when it did. */
   loadError: string | null;
   /** Bumped on every stats event; the history itself is in `stats` (mutable, bounded). */
@@ -62,21 +68,40 @@ export interface BerthState {
   applyStats(samples: Record<string, StatsSample>, receivedMs?: number): void;
   /** Tracks a pull started through the API. */
   trackPull(pull: string, ref: string): void;
+  /** Measures the volumes' sizes again (one inspect each, not more than one at a time per volume). */
+  measureVolumes(names: readonly string[]): void;
 }
 
 export type BerthStore = UseBoundStore<StoreApi<BerthState>>;
 
+/** Fills the issue-5 fields an older helper leaves out, so views can rely on them. */
+export function normalizeContainer(c: ContainerInfo): ContainerInfo {
+  const p = c as Partial<ContainerInfo> & ContainerInfo;
+  if (p.network && p.ports && p.mounts && p.restart) return c;
+  return {
+    ...c,
+    network: p.network ?? { mode: c.namespaces?.net?.isolated === false ? 'host' : 'none', name: null, ip: null, prefixLen: null, gateway: null, mac: null },
+    ports: p.ports ?? [],
+    mounts: p.mounts ?? [],
+    restart: p.restart ?? { policy: 'no', count: 0, nextAttempt: null },
+  };
+}
+
 /** Sorts newest first, as `berth ps` does. */
 export function sortContainers(list: readonly ContainerInfo[]): ContainerInfo[] {
-  return [...list].sort((a, b) => Date.parse(b.created) - Date.parse(a.created) || a.name.localeCompare(b.name));
+  return list.map(normalizeContainer).sort((a, b) => Date.parse(b.created) - Date.parse(a.created) || a.name.localeCompare(b.name));
 }
 
 export function createBerthStore(api: BerthApi, opts: { clockMs?: number } = {}): BerthStore {
   let noticeSeq = 0;
+  const measuring = new Set<string>();
   return create<BerthState>((set, get) => ({
     helper: null,
     containers: null,
     images: null,
+    networks: null,
+    volumes: null,
+    volumeSizes: {},
     loadError: null,
     statsSeq: 0,
     stats: new StatsBook(),
@@ -101,6 +126,15 @@ export function createBerthStore(api: BerthApi, opts: { clockMs?: number } = {})
           const gone = route.view === 'image' && !images.some((i) => i.id === route.id);
           set({ images, now: Date.now(), ...(gone ? { route: { view: 'images' } as Route } : {}) });
         }),
+        api.on('networksChanged', (networks) => set({ networks })),
+        api.on('volumesChanged', (volumes) =>
+          set((s) => {
+            // Forget the sizes of volumes that are gone, so the map stays as long as the list.
+            const names = new Set(volumes.map((v) => v.name));
+            const volumeSizes = Object.fromEntries(Object.entries(s.volumeSizes).filter(([k]) => names.has(k)));
+            return { volumes, volumeSizes };
+          }),
+        ),
         api.on('stats', (ev) => get().applyStats(ev.samples)),
         api.on('pullProgress', ({ pull, progress }) =>
           set((s) => {
@@ -167,6 +201,18 @@ export function createBerthStore(api: BerthApi, opts: { clockMs?: number } = {})
     applyStats(samples, receivedMs) {
       get().stats.add(Object.values(samples), receivedMs);
       set((s) => ({ statsSeq: s.statsSeq + 1 }));
+    },
+
+    measureVolumes(names) {
+      for (const name of names) {
+        if (measuring.has(name)) continue;
+        measuring.add(name);
+        set((s) => ({ volumeSizes: { ...s.volumeSizes, [name]: s.volumeSizes[name] ?? null } }));
+        api.inspectVolume(name).then(
+          (v) => set((s) => (s.volumes?.some((x) => x.name === name) ? { volumeSizes: { ...s.volumeSizes, [name]: v.sizeBytes } } : {})),
+          () => undefined,
+        ).finally(() => measuring.delete(name));
+      }
     },
 
     trackPull(pull, ref) {

@@ -1,4 +1,4 @@
-// Start / stop / kill / remove for one container, with a confirmation where data
+// Start / stop / restart / kill / remove for one container, with a confirmation where data
 // would be lost (removing deletes the writable layer; kill skips a clean shutdown).
 import { useState } from 'react';
 
@@ -6,7 +6,8 @@ import type { ContainerInfo } from '../../../electron/core/protocol';
 import { api, useBerth } from '../berth';
 import { errorText } from './common';
 import { Confirm } from './Dialog';
-import { BoltIcon, PlayIcon, StopIcon, TrashIcon } from './Icons';
+import { isActive } from '../lib/status';
+import { BoltIcon, PlayIcon, RestartIcon, StopIcon, TrashIcon } from './Icons';
 
 type Pending = null | 'remove' | 'kill';
 
@@ -35,6 +36,7 @@ export function useContainerActions(c: ContainerInfo) {
 
   const start = () => void run('Start', () => api.startContainer(c.id));
   const stop = () => void run('Stop', () => api.stop(c.id));
+  const restart = () => void run('Restart', () => api.restartContainer(c.id), `Restarted ${c.name}`);
   const askKill = () => setConfirm('kill');
   const askRemove = () => setConfirm('remove');
 
@@ -42,15 +44,15 @@ export function useContainerActions(c: ContainerInfo) {
     confirm === 'remove' ? (
       <Confirm
         title={`Remove ${c.name}?`}
-        confirmLabel={c.status === 'running' ? 'Kill and remove' : 'Remove'}
+        confirmLabel={isActive(c) ? 'Kill and remove' : 'Remove'}
         danger
         busy={busy !== null}
         error={error}
         onCancel={() => setConfirm(null)}
-        onConfirm={() => void run('Remove', () => api.remove(c.id, c.status === 'running'), `Removed ${c.name}`).then((ok) => ok && setConfirm(null))}
+        onConfirm={() => void run('Remove', () => api.remove(c.id, isActive(c)), `Removed ${c.name}`).then((ok) => ok && setConfirm(null))}
       >
         <p style={{ margin: 0 }}>
-          {c.status === 'running' ? 'The container is running: it will be killed first. ' : ''}
+          {c.status === 'running' ? 'The container is running: it will be killed first. ' : c.status === 'restarting' ? 'Its pending restart is cancelled. ' : ''}
           Its writable layer (every file it created or changed), its log and its cgroup are deleted. The image <code>{c.image}</code> stays.
         </p>
       </Confirm>
@@ -68,7 +70,7 @@ export function useContainerActions(c: ContainerInfo) {
       </Confirm>
     ) : null;
 
-  return { busy, start, stop, askKill, askRemove, dialog };
+  return { busy, start, stop, restart, askKill, askRemove, dialog };
 }
 
 export type ContainerActionsApi = ReturnType<typeof useContainerActions>;
@@ -83,16 +85,29 @@ export function ActionButtons({ c, a, compact }: { c: ContainerInfo; a: Containe
   const running = c.status === 'running';
   return (
     <>
-      {running ? (
+      {isActive(c) ? (
         <>
-          <button type="button" className={size} onClick={a.stop} disabled={a.busy !== null} title="Stop (SIGTERM, then SIGKILL after 10 s)" aria-label={`Stop ${c.name}`}>
+          <button
+            type="button"
+            className={size}
+            onClick={a.stop}
+            disabled={a.busy !== null}
+            title={running ? 'Stop (SIGTERM, then SIGKILL after 10 s)' : 'Stop: cancel the pending restart'}
+            aria-label={`Stop ${c.name}`}
+          >
             {a.busy === 'Stop' ? <span className="spinner" /> : <StopIcon />}
             {!compact && 'Stop'}
           </button>
-          <button type="button" className={`${size} danger`} onClick={a.askKill} disabled={a.busy !== null} title="Kill (SIGKILL)" aria-label={`Kill ${c.name}`}>
-            <BoltIcon />
-            {!compact && 'Kill'}
+          <button type="button" className={size} onClick={a.restart} disabled={a.busy !== null} title="Restart: stop, then start again" aria-label={`Restart ${c.name}`}>
+            {a.busy === 'Restart' ? <span className="spinner" /> : <RestartIcon />}
+            {!compact && 'Restart'}
           </button>
+          {running && (
+            <button type="button" className={`${size} danger`} onClick={a.askKill} disabled={a.busy !== null} title="Kill (SIGKILL)" aria-label={`Kill ${c.name}`}>
+              <BoltIcon />
+              {!compact && 'Kill'}
+            </button>
+          )}
         </>
       ) : (
         <button type="button" className={size} onClick={a.start} disabled={a.busy !== null} title="Start" aria-label={`Start ${c.name}`}>

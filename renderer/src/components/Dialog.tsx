@@ -93,13 +93,15 @@ export interface ConfirmProps {
   confirmLabel: string;
   danger?: boolean;
   busy?: boolean;
+  /** the action cannot be taken (the text says why) */
+  disabled?: boolean;
   error?: string | null;
   onConfirm(): void;
   onCancel(): void;
 }
 
 /** Asks before something that loses data; the safe choice has focus. */
-export function Confirm({ title, children, confirmLabel, danger, busy, error, onConfirm, onCancel }: ConfirmProps) {
+export function Confirm({ title, children, confirmLabel, danger, busy, disabled, error, onConfirm, onCancel }: ConfirmProps) {
   return (
     <Dialog
       title={title}
@@ -111,7 +113,7 @@ export function Confirm({ title, children, confirmLabel, danger, busy, error, on
           <button type="button" className="btn" onClick={onCancel} data-autofocus>
             Cancel
           </button>
-          <button type="button" className={`btn ${danger ? 'danger solid' : 'primary'}`} onClick={onConfirm} disabled={busy}>
+          <button type="button" className={`btn ${danger ? 'danger solid' : 'primary'}`} onClick={onConfirm} disabled={busy || disabled}>
             {busy && <span className="spinner" />}
             {confirmLabel}
           </button>

@@ -23,6 +23,8 @@ export const StopIcon = ({ size = 14 }: P) => base(size, <rect x="6" y="6" width
 export const TrashIcon = ({ size = 14 }: P) =>
   base(size, [<path key="a" d="M4 7h16" />, <path key="b" d="M9 7V4h6v3" />, <path key="c" d="M6 7l1 13h10l1-13" />]);
 export const BoltIcon = ({ size = 14 }: P) => base(size, <path d="M13 2L4 14h7l-1 8 9-12h-7l1-8z" />);
+export const RestartIcon = ({ size = 14 }: P) => base(size, [<path key="a" d="M20 12a8 8 0 1 1-2.34-5.66" />, <path key="b" d="M20 4v5h-5" />]);
+export const LinkIcon = ({ size = 14 }: P) => base(size, [<path key="a" d="M14 4h6v6" />, <path key="b" d="M20 4l-9 9" />, <path key="c" d="M18 14v5a1 1 0 0 1-1 1H5a1 1 0 0 1-1-1V7a1 1 0 0 1 1-1h5" />]);
 export const PlusIcon = ({ size = 14 }: P) => base(size, <path d="M12 5v14M5 12h14" />);
 export const DownloadIcon = ({ size = 14 }: P) => base(size, [<path key="a" d="M12 4v11" />, <path key="b" d="M7 10l5 5 5-5" />, <path key="c" d="M5 20h14" />]);
 export const UploadIcon = ({ size = 14 }: P) => base(size, [<path key="a" d="M12 20V9" />, <path key="b" d="M7 14l5-5 5 5" />, <path key="c" d="M5 4h14" />]);

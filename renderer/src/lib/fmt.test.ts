@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { formatCpu, formatMicros, modeString, parseEnvLines, parseLogLine, shortUptime, splitCommand } from './fmt';
+import { formatCpu, formatMicros, modeString, parseEnvLines, parseLogLine, shortUptime, splitCommand, uptime } from './fmt';
 import { niceStep, niceTicks } from './scale';
 import { containerState } from './status';
 import { cpuPercent, StatsBook } from './stats';
@@ -18,6 +18,8 @@ describe('formatters', () => {
     expect(shortUptime('2026-01-01T11:59:18Z', now)).toBe('42s');
     expect(shortUptime('2026-01-01T08:48:00Z', now)).toBe('3h 12m');
     expect(shortUptime(null, now)).toBe('');
+    expect(uptime('2026-01-01T11:59:59.8Z', now)).toBe('less than a second');
+    expect(uptime('2026-01-01T11:59:00Z', now)).toBe('about a minute');
   });
 
   it('writes modes as ls -l does', () => {

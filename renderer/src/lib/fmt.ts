@@ -23,10 +23,12 @@ export function formatMicros(us: number): string {
   return `${(us / 1_000_000).toFixed(2)} s`;
 }
 
-/** Uptime from startedAt: "3 minutes"; "" when not running. */
+/** Uptime from startedAt: "3 minutes", "less than a second" (it follows "Up" or "Running for"); "" when not running. */
 export function uptime(startedAt: string | null, now: number): string {
   const t = startedAt ? Date.parse(startedAt) : NaN;
-  return Number.isNaN(t) ? '' : humanDuration(Math.max(0, now - t));
+  if (Number.isNaN(t)) return '';
+  const d = humanDuration(Math.max(0, now - t));
+  return d.charAt(0).toLowerCase() + d.slice(1);
 }
 
 /** Compact uptime for a table cell: "42s", "5m", "3h 12m", "2d 4h". */

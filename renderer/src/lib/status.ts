@@ -5,6 +5,7 @@ export type Tone = 'ok' | 'warn' | 'bad' | 'idle' | 'info';
 
 export function containerState(c: Pick<ContainerInfo, 'status' | 'exitCode' | 'exitReason' | 'oomKilled'>): { label: string; tone: Tone } {
   if (c.status === 'running') return { label: 'Running', tone: 'ok' };
+  if (c.status === 'restarting') return { label: 'Restarting', tone: 'warn' };
   if (c.status === 'created') return { label: 'Created', tone: 'info' };
   if (c.oomKilled || c.exitReason === 'oom-killed') return { label: 'OOM killed', tone: 'bad' };
   if (c.exitReason === 'lost') return { label: 'Lost', tone: 'bad' };
@@ -12,6 +13,33 @@ export function containerState(c: Pick<ContainerInfo, 'status' | 'exitCode' | 'e
   if (c.exitReason === 'killed') return { label: 'Killed', tone: 'warn' };
   if (c.exitCode === 0) return { label: 'Exited (0)', tone: 'idle' };
   return { label: `Exited (${c.exitCode ?? '?'})`, tone: 'bad' };
+}
+
+/** Whether a container has processes or is about to (stop and remove then need care). */
+export function isActive(c: Pick<ContainerInfo, 'status'>): boolean {
+  return c.status === 'running' || c.status === 'restarting';
+}
+
+/**
+ * One line on a restarting container: "Restart 3 of 5 in 2 s". `nextAttempt` comes from
+ * the helper's clock; a time already past reads "any moment now".
+ */
+export function restartingText(c: Pick<ContainerInfo, 'status' | 'restart'>, now: number): string {
+  if (c.status !== 'restarting') return '';
+  const r = c.restart;
+  const nth = r.count + 1;
+  const of = r.policy === 'on-failure' && r.maxRetries ? ` of ${r.maxRetries}` : '';
+  const at = r.nextAttempt ? Date.parse(r.nextAttempt) : NaN;
+  const left = Number.isNaN(at) ? NaN : Math.ceil((at - now) / 1000);
+  const when = Number.isNaN(left) ? 'soon' : left <= 0 ? 'any moment now' : left < 120 ? `in ${left} s` : `in ${Math.round(left / 60)} min`;
+  return `Restart ${nth}${of} ${when}`;
+}
+
+/** The restart policy in a few words, with the count so far: "on failure, at most 3 · restarted 1×". */
+export function restartPolicyText(r: ContainerInfo['restart'] | undefined): string {
+  if (!r || r.policy === 'no') return 'never';
+  const name = r.policy === 'on-failure' ? `on failure${r.maxRetries ? `, at most ${r.maxRetries}×` : ''}` : r.policy === 'always' ? 'always' : 'unless stopped';
+  return r.count > 0 ? `${name} · restarted ${r.count}×` : name;
 }
 
 /** One sentence on what an exit means, for the Overview. */

@@ -7,10 +7,12 @@ import { Empty, errorText, StateBadge } from '../components/common';
 import { ContainerButtons } from '../components/ContainerActions';
 import { BackIcon, BoxIcon } from '../components/Icons';
 import { ago, quoteCommand, uptime } from '../lib/fmt';
+import { restartingText } from '../lib/status';
 import { DETAIL_TABS, type DetailTab } from '../store';
 import { Filesystem } from './detail/Filesystem';
 import { Logs } from './detail/Logs';
 import { Namespaces } from './detail/Namespaces';
+import { Network } from './detail/Network';
 import { Overview } from './detail/Overview';
 import { Processes } from './detail/Processes';
 import { Resources } from './detail/Resources';
@@ -21,6 +23,7 @@ const TAB_LABEL: Record<DetailTab, string> = {
   overview: 'Overview',
   processes: 'Processes',
   namespaces: 'Namespaces',
+  network: 'Network',
   resources: 'Resources',
   terminal: 'Terminal',
   logs: 'Logs',
@@ -102,8 +105,9 @@ export function ContainerDetail({ id, tab }: { id: string; tab: DetailTab }) {
           <span className="mono" title={quoteCommand(c.command)}>
             {quoteCommand(c.command).slice(0, 80)}
           </span>
-          {c.status === 'running' ? <span>Up {uptime(c.startedAt, now)}</span> : <span>Created {ago(c.created, now)}</span>}
+          {c.status === 'running' ? <span>Up {uptime(c.startedAt, now)}</span> : c.status === 'restarting' ? <span data-testid="restarting-text">{restartingText(c, now)}</span> : <span>Created {ago(c.created, now)}</span>}
           {c.status === 'running' && <span className="num">Host PID {c.pid}</span>}
+          {c.status === 'running' && c.network.ip && <span className="mono">{c.network.ip}</span>}
         </div>
         <div className="tabs" role="tablist" aria-label="Container details" onKeyDown={onTabKey}>
           {DETAIL_TABS.map((t) => (
@@ -131,6 +135,7 @@ export function ContainerDetail({ id, tab }: { id: string; tab: DetailTab }) {
         {tab === 'overview' && <Overview c={merged} />}
         {tab === 'processes' && <Processes c={merged} />}
         {tab === 'namespaces' && <Namespaces c={merged} loaded={info !== null} />}
+        {tab === 'network' && <Network c={merged} />}
         {tab === 'resources' && <Resources c={merged} />}
         {tab === 'terminal' && <Terminals c={merged} />}
         {tab === 'logs' && <Logs c={merged} />}

@@ -9,6 +9,7 @@ import { BoxIcon, PlusIcon, SearchIcon } from '../components/Icons';
 import { sparkPath } from '../lib/spark';
 import { formatBytes, formatCpu, quoteCommand, shortUptime, ago } from '../lib/fmt';
 import { SPARK_POINTS } from '../lib/stats';
+import { restartingText } from '../lib/status';
 
 /** Moves focus between table rows with the arrow keys. */
 export function rowKeys(e: KeyboardEvent<HTMLTableRowElement>, open: () => void, remove?: () => void): void {
@@ -127,7 +128,9 @@ const ContainerRow = memo(function ContainerRow({ c, now, open }: { c: Container
       <td>
         <StateBadge c={c} />
       </td>
-      <td className="num small">{running ? shortUptime(c.startedAt, now) : <span className="muted">{ago(c.finishedAt ?? c.created, now)}</span>}</td>
+      <td className="num small">
+        {running ? shortUptime(c.startedAt, now) : c.status === 'restarting' ? <span className="muted">{restartingText(c, now)}</span> : <span className="muted">{ago(c.finishedAt ?? c.created, now)}</span>}
+      </td>
       <td>
         <LiveSpark id={c.id} running={running} kind="cpu" read={readCpu} />
       </td>

@@ -2,7 +2,9 @@
 import type { ContainerInfo } from '../../../../electron/core/protocol';
 import { useBerth } from '../../berth';
 import { formatBytes, formatCpu, quoteCommand, uptime } from '../../lib/fmt';
-import { containerState, exitExplanation } from '../../lib/status';
+import { portText } from '../../lib/net';
+import { containerState, exitExplanation, restartingText, restartPolicyText } from '../../lib/status';
+import { RESTART_TEXT } from '../../lib/runspec';
 
 function fmtTime(iso: string | null): string {
   if (!iso) return '–';
@@ -26,7 +28,7 @@ export function Overview({ c }: { c: ContainerInfo }) {
   const spec = (c.spec ?? {}) as SpecView;
   const limits = spec.limits ?? {};
   const st = containerState(c);
-  const exited = c.status === 'exited';
+  const exited = c.status === 'exited' || c.status === 'restarting';
   return (
     <div className="cards">
       <section className="panel">
@@ -50,7 +52,11 @@ export function Overview({ c }: { c: ContainerInfo }) {
           )}
           <dl className="kv">
             <dt>Status</dt>
-            <dd>{c.status === 'running' ? `Running for ${uptime(c.startedAt, now)}` : c.status === 'created' ? 'Created, not started' : 'Exited'}</dd>
+            <dd>{c.status === 'running' ? `Running for ${uptime(c.startedAt, now)}` : c.status === 'created' ? 'Created, not started' : c.status === 'restarting' ? `Exited; ${restartingText(c, now).toLowerCase()}` : 'Exited'}</dd>
+            <dt>Restart policy</dt>
+            <dd data-testid="restart-policy" title={RESTART_TEXT[c.restart?.policy ?? 'no']}>
+              {restartPolicyText(c.restart)}
+            </dd>
             <dt>Created</dt>
             <dd className="num">{fmtTime(c.created)}</dd>
             <dt>Started</dt>
@@ -82,6 +88,13 @@ export function Overview({ c }: { c: ContainerInfo }) {
             <dd className="mono">{quoteCommand(c.command)}</dd>
             <dt>Hostname</dt>
             <dd className="mono">{spec.hostname ?? '–'}</dd>
+            <dt>Network</dt>
+            <dd>
+              {c.network.mode === 'bridge' ? <span className="mono">{c.network.name ?? 'bridge'}</span> : c.network.mode === 'host' ? 'host (shares the helper’s)' : 'none (loopback only)'}
+              {c.network.ip && <span className="mono muted"> · {c.network.ip}/{c.network.prefixLen}</span>}
+            </dd>
+            <dt>Ports</dt>
+            <dd className="mono small">{c.ports.length > 0 ? c.ports.map((p) => <div key={portText(p)}>{portText(p)}</div>) : <span className="muted">none published</span>}</dd>
             <dt>Working dir</dt>
             <dd className="mono">{spec.workdir ?? '/'}</dd>
             <dt>User</dt>
@@ -113,6 +126,38 @@ export function Overview({ c }: { c: ContainerInfo }) {
             <dd className="num">{limits.pids ?? 'no limit'}</dd>
           </dl>
         </div>
+      </section>
+      <section className="panel" style={{ gridColumn: '1 / -1' }} data-testid="storage-panel">
+        <div className="panel-head">
+          <h2>Storage</h2>
+          <span className="muted small">what is mounted over the image’s files</span>
+        </div>
+        {c.mounts.length === 0 ? (
+          <div className="panel-body muted">No mounts: everything it writes goes to its own writable layer and is deleted with it.</div>
+        ) : (
+          <table className="table" aria-label="Mounts">
+            <thead>
+              <tr>
+                <th>Path in the container</th>
+                <th>Type</th>
+                <th>Source on the host</th>
+                <th>Access</th>
+              </tr>
+            </thead>
+            <tbody>
+              {c.mounts.map((m) => (
+                <tr key={m.target} data-testid="mount" data-target={m.target}>
+                  <td className="mono">{m.target}</td>
+                  <td>
+                    <span className={`badge plain ${m.type === 'volume' ? 'info' : ''}`}>{m.type === 'volume' ? `volume ${m.name ?? ''}` : m.type}</span>
+                  </td>
+                  <td className="mono small">{m.type === 'tmpfs' ? <span className="muted">memory</span> : m.source}</td>
+                  <td>{m.readOnly ? 'read-only' : 'read-write'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
       </section>
       {(c.rootfs || c.cgroup) && (
         <section className="panel" style={{ gridColumn: '1 / -1' }}>
