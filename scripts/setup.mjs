@@ -24,6 +24,9 @@ export const APT_PACKAGES = [
   'umoci',
   'docker-registry',
   'hyperfine',
+  // the fuzz targets (make fuzz-build): clang and its libFuzzer + sanitizer runtimes
+  'clang',
+  'libclang-rt-14-dev',
 ];
 
 const step = (msg) => console.log(`setup: ${msg}`);

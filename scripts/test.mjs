@@ -59,6 +59,15 @@ try {
   failed += notOk;
   if (tap.status !== 0 && notOk === 0) failed++; // a build error or a crash between tests
 
+  // 2b. Fuzz smoke: each libFuzzer target briefly on its seed corpus, one test per target.
+  console.log('\n# make -C native-helper fuzz-smoke');
+  const fz = await exec('make', ['-s', '-C', path.join(repo, 'native-helper'), 'fuzz-smoke'], { capture: true });
+  const fzOk = fz.out.split('\n').filter((l) => /^fuzz-smoke: ok\b/.test(l)).length;
+  const fzFail = fz.out.split('\n').filter((l) => /^fuzz-smoke: FAIL\b/.test(l)).length;
+  passed += fzOk;
+  failed += fzFail;
+  if (fz.status !== 0 && fzFail === 0) failed++; // the fuzz build failed
+
   // 3. vitest suites: counts from the JSON reporter.
   const vitest = async (label, extra) => {
     console.log(`\n# ${label}`);

@@ -228,6 +228,7 @@ static int stage_archive(struct source *s, berr_t *err) {
   if (!a)
     return berr_sys(err, ENOMEM, "archive");
   int ret = -1;
+  cleanup_free char *dir = NULL; /* before the first goto: the cleanup must not free garbage */
   archive_read_support_filter_gzip(a);
   archive_read_support_filter_zstd(a);
   archive_read_support_filter_bzip2(a);
@@ -237,7 +238,6 @@ static int stage_archive(struct source *s, berr_t *err) {
     berr_set(err, BERR_INVALID, "`%s` is not a tar archive: %s", s->path, archive_error_string(a));
     goto out;
   }
-  cleanup_free char *dir = NULL;
   if (asprintf(&dir, "%s/members", s->work) < 0 || mkdir(dir, 0700) < 0) {
     berr_sys(err, dir ? errno : ENOMEM, "mkdir `%s/members`", s->work);
     goto out;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -26,6 +27,8 @@
 #include "util.h"
 
 #define IO_BUF (128 * 1024)
+/* Memory the extractor and its decompressor may add to what they map at start. */
+#define EXTRACT_MEM_BUDGET (256L << 20)
 #define PATH_MAXLEN 4096
 
 const char *layer_media_type(enum layer_compression c) {
@@ -284,7 +287,7 @@ struct unpack {
   struct layer_result *res;
 };
 
-static int check_hardlink(const char *target_in, const char *entry, char *target, berr_t *err) {
+static int check_hardlink(const char *target_in, const char *entry, bool has_data, char *target, berr_t *err) {
   const char *why = clean_path(target_in, target, PATH_MAXLEN);
   if (why)
     return berr_set(err, BERR_INVALID, "entry `%s` refused: hardlink target `%s`: %s", entry,
@@ -297,6 +300,9 @@ static int check_hardlink(const char *target_in, const char *entry, char *target
                     entry, target);
   if (S_ISDIR(st.st_mode))
     return berr_set(err, BERR_INVALID, "entry `%s` refused: hardlink to the directory `%s`", entry, target);
+  /* a hardlink's data is written by opening the link: never through a symlink */
+  if (S_ISLNK(st.st_mode) && has_data)
+    return berr_set(err, BERR_INVALID, "entry `%s` refused: hardlink with data to the symlink `%s`", entry, target);
   return 0;
 }
 
@@ -317,7 +323,8 @@ static int unpack_entry(struct unpack *u, struct archive_entry *e, berr_t *err) 
   const char *link = archive_entry_hardlink(e);
   if (link) {
     char target[PATH_MAXLEN];
-    if (check_hardlink(link, entry, target, err) < 0)
+    bool has_data = archive_entry_size_is_set(e) && archive_entry_size(e) > 0;
+    if (check_hardlink(link, entry, has_data, target, err) < 0)
       return -1;
     if (!strcmp(target, path))
       return berr_set(err, BERR_INVALID, "entry `%s` refused: hardlink to itself", entry);
@@ -469,6 +476,31 @@ static int read_full(int fd, void *p, size_t n) {
   return 0;
 }
 
+/* Caps the memory this process (and the decompressor it forks) may add:
+ * libarchive holds a sparse map or an xz dictionary in memory, sized by the
+ * archive, so a hostile layer would otherwise grow the extractor without
+ * bound. RLIMIT_DATA counts brk and private writable mappings; the cap is
+ * what is mapped now plus the budget (a sanitizer's shadow is mapped already). */
+static int cap_memory(berr_t *err) {
+  cleanup_free char *status = NULL;
+  if (read_file("/proc/self/status", 64 * 1024, &status, NULL, err) < 0)
+    return -1;
+  const char *vm = strstr(status, "\nVmData:");
+  unsigned long long kib = 0;
+  if (!vm || sscanf(vm + 8, "%llu", &kib) != 1)
+    return berr_set(err, BERR_INTERNAL, "no VmData in /proc/self/status");
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_DATA, &rl) < 0)
+    return berr_sys(err, errno, "getrlimit RLIMIT_DATA");
+  rlim_t want = (rlim_t)kib * 1024 + (rlim_t)EXTRACT_MEM_BUDGET;
+  if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+    want = rl.rlim_max; /* never raised: only lowered */
+  rl.rlim_cur = rl.rlim_max = want;
+  if (setrlimit(RLIMIT_DATA, &rl) < 0)
+    return berr_sys(err, errno, "setrlimit RLIMIT_DATA");
+  return 0;
+}
+
 /* The extractor (the child of layer_unpack): forks the decompressor and
  * unpacks the tar stream it sends. */
 static int unpack_in_child(int fd, int copy_fd, int64_t max_bytes, struct layer_result *res,
@@ -530,10 +562,16 @@ static int unpack_in_child(int fd, int copy_fd, int64_t max_bytes, struct layer_
     r = archive_read_next_header(tar, &e);
     if (r == ARCHIVE_EOF)
       break;
-    if (r < ARCHIVE_WARN) {
-      berr_set(err, BERR_INVALID, "%s after %" PRIu64 " entries: %s",
-               res->entries ? "broken tar archive" : "not a tar archive", res->entries,
-               archive_error_string(tar) ? archive_error_string(tar) : "read error");
+    /* ARCHIVE_RETRY is a damaged header (bad checksum): refused, never skipped */
+    if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
+      if (archive_errno(tar) == ENOMEM)
+        berr_set(err, BERR_LIMIT, "the layer's tar headers need more than the extractor's %ld MiB of memory "
+                 "(a hostile sparse map?) after %" PRIu64 " entries: %s", EXTRACT_MEM_BUDGET >> 20,
+                 res->entries, archive_error_string(tar) ? archive_error_string(tar) : "out of memory");
+      else
+        berr_set(err, BERR_INVALID, "%s after %" PRIu64 " entries: %s",
+                 res->entries ? "broken tar archive" : "not a tar archive", res->entries,
+                 archive_error_string(tar) ? archive_error_string(tar) : "read error");
       goto done;
     }
     if (unpack_entry(&u, e, err) < 0)
@@ -606,6 +644,11 @@ out:
   return ret;
 }
 
+int layer_unpack_cwd(int fd, int64_t max_bytes, struct layer_result *res, berr_t *err) {
+  memset(res, 0, sizeof *res);
+  return unpack_in_child(fd, -1, max_bytes > 0 ? max_bytes : LAYER_DEFAULT_MAX_BYTES, res, err);
+}
+
 struct report {
   int rc;
   berr_t err;
@@ -651,7 +694,8 @@ int layer_unpack(const char *tar_path, const char *dest, const char *blob_copy, 
     umask(022);
     if (fchdir(dfd) < 0)
       rep.rc = berr_sys(&rep.err, errno, "chdir `%s`", dest);
-    else
+    /* the cap is set here, not in unpack_in_child: layer_unpack_cwd runs that in its caller */
+    else if ((rep.rc = cap_memory(&rep.err)) == 0)
       rep.rc = unpack_in_child(fd, copy_fd, max_bytes, &rep.res, &rep.err);
     int wr = write_all(pfd[1], &rep, sizeof rep);
     _exit(wr < 0 ? 2 : 0);
@@ -675,6 +719,12 @@ int layer_unpack(const char *tar_path, const char *dest, const char *blob_copy, 
     if (w == pid && WIFSIGNALED(status))
       return berr_set(err, BERR_INTERNAL, "the layer extractor for `%s` died of signal %d", tar_path,
                       WTERMSIG(status));
+    /* libarchive exits 1 itself when an allocation fails (its "No memory") */
+    if (w == pid && WIFEXITED(status) && WEXITSTATUS(status) == 1)
+      return berr_set(err, BERR_LIMIT,
+                      "the layer extractor for `%s` stopped at its %ld MiB memory cap (libarchive: no memory; "
+                      "a hostile sparse map or header?)",
+                      tar_path, EXTRACT_MEM_BUDGET >> 20);
     return berr_set(err, BERR_INTERNAL, "the layer extractor for `%s` ended without a report", tar_path);
   }
   if (rep.rc < 0) {

@@ -44,4 +44,10 @@ const char *layer_media_type(enum layer_compression c);
 int layer_unpack(const char *tar_path, const char *dest, const char *blob_copy, int64_t max_bytes,
                  struct layer_result *res, berr_t *err);
 
+/* What layer_unpack's child does, in this process: unpacks the tarball read
+ * from fd into the current working directory (no blob copy; the decompressor
+ * is still a forked process). For the fuzzer, which must see the extractor's
+ * coverage and memory errors; the daemon uses layer_unpack. */
+int layer_unpack_cwd(int fd, int64_t max_bytes, struct layer_result *res, berr_t *err);
+
 #endif

@@ -169,8 +169,10 @@ static int rm_rf_at(int parent_fd, const char *name, const char *path, dev_t dev
   while ((de = readdir(d))) {
     if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
       continue;
-    char child[4096];
-    snprintf(child, sizeof child, "%s/%s", path, de->d_name);
+    /* on the heap: a layer can nest ~2000 dirs, and 4 KiB a level overflowed the stack */
+    cleanup_free char *child = NULL;
+    if (asprintf(&child, "%s/%s", path, de->d_name) < 0)
+      return berr_sys(err, ENOMEM, "remove `%s`", path);
     if (rm_rf_at(dirfd(d), de->d_name, child, dev, err) < 0)
       return -1;
   }

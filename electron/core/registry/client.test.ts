@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 
-import { goArch, hostPlatform, MEDIA_DOCKER_LIST, MEDIA_OCI_MANIFEST, parseManifest, RegistryError, selectPlatform, type Descriptor, type ImageIndex } from './client';
+import { goArch, hostPlatform, MAX_LAYERS, MEDIA_DOCKER_LIST, MEDIA_OCI_MANIFEST, parseManifest, realmMayGetCredentials, RegistryError, selectPlatform, type Descriptor, type ImageIndex } from './client';
 
 const dg = (c: string): string => 'sha256:' + c.repeat(64);
 const entry = (c: string, architecture: string, variant?: string, os = 'linux'): Descriptor => ({
@@ -66,5 +66,29 @@ describe('parseManifest', () => {
       expect(() => parseManifest(bytes, undefined, 'm')).toThrow(RegistryError);
       expect(() => parseManifest(bytes, undefined, 'm')).toThrow(why);
     }
+  });
+});
+
+describe('hostile registries', () => {
+  it('sends credentials only to the registry itself or its own token server', () => {
+    const hub = new URL('https://registry-1.docker.io');
+    expect(realmMayGetCredentials(hub, new URL('https://auth.docker.io/token'))).toBe(true);
+    expect(realmMayGetCredentials(hub, new URL('http://auth.docker.io/token'))).toBe(false);
+    expect(realmMayGetCredentials(hub, new URL('https://auth.docker.io:8443/token'))).toBe(false);
+    expect(realmMayGetCredentials(hub, new URL('https://evil.example/token'))).toBe(false);
+    expect(realmMayGetCredentials(hub, new URL('https://docker.io.evil.example/token'))).toBe(false);
+    expect(realmMayGetCredentials(new URL('https://ghcr.io'), new URL('https://ghcr.io/token'))).toBe(true);
+    expect(realmMayGetCredentials(new URL('https://ghcr.io'), new URL('https://evil.io/token'))).toBe(false);
+    const local = new URL('http://127.0.0.1:5000');
+    expect(realmMayGetCredentials(local, new URL('http://127.0.0.1:5000/token'))).toBe(true);
+    expect(realmMayGetCredentials(local, new URL('http://127.0.0.1:5001/token'))).toBe(false);
+    expect(realmMayGetCredentials(local, new URL('http://localhost:5000/token'))).toBe(false);
+  });
+
+  it(`refuses a manifest of more than ${MAX_LAYERS} layers before any download`, () => {
+    const layer = { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: dg('a'), size: 1 };
+    const m = (n: number): Buffer => Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_OCI_MANIFEST, config: { ...layer, digest: dg('c') }, layers: Array(n).fill(layer) }));
+    expect(parseManifest(m(MAX_LAYERS), undefined, 'm').kind).toBe('image');
+    expect(() => parseManifest(m(MAX_LAYERS + 1), undefined, 'm')).toThrow(`m: ${MAX_LAYERS + 1} layers; at most ${MAX_LAYERS} are supported`);
   });
 });

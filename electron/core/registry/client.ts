@@ -19,6 +19,8 @@ const ACCEPT = [MEDIA_OCI_INDEX, MEDIA_OCI_MANIFEST, MEDIA_DOCKER_LIST, MEDIA_DO
 /** Manifests and configs are small; anything larger is not one. */
 export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
+/** berthd records at most this many layers per image: refuse more before downloading any. */
+export const MAX_LAYERS = 1000;
 const MAX_REDIRECTS = 5;
 const IDLE_TIMEOUT_MS = 60_000;
 
@@ -170,9 +172,30 @@ export function parseManifest(bytes: Buffer, contentType: string | undefined, wh
     throw new RegistryError('unsupported', `${what}: unsupported manifest type \`${mediaType}\``);
   }
   if (!Array.isArray(doc.layers)) throw new RegistryError('protocol', `${what}: an image manifest without layers`);
+  if (doc.layers.length > MAX_LAYERS) throw new RegistryError('unsupported', `${what}: ${doc.layers.length} layers; at most ${MAX_LAYERS} are supported`);
   const config = checkDescriptor(doc.config, `${what}: config`);
   const layers = doc.layers.map((l, i) => checkDescriptor(l, `${what}: layers[${i}]`));
   return { kind: 'image', manifest: { schemaVersion: 2, mediaType, config, layers }, mediaType: mediaType || MEDIA_OCI_MANIFEST };
+}
+
+const IP_HOST = /^(?:\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-f:.]+\])$/i;
+
+/**
+ * Whether a Bearer challenge's token realm may receive the registry's own
+ * credentials: the registry's very host and port, or an HTTPS sibling under
+ * the registry's parent domain on the default port (registry-1.docker.io ->
+ * auth.docker.io). Any other realm gets an anonymous token request: a
+ * registry must not be able to point our credentials at a host of its choice.
+ */
+export function realmMayGetCredentials(registryBase: URL, realm: URL): boolean {
+  if (realm.host === registryBase.host && realm.protocol === registryBase.protocol) return true;
+  const reg = registryBase.hostname.toLowerCase();
+  const host = realm.hostname.toLowerCase();
+  if (realm.protocol !== 'https:' || realm.port !== '' || IP_HOST.test(reg) || IP_HOST.test(host)) return false;
+  const labels = reg.split('.');
+  if (labels.length < 3) return host === reg; // no parent domain below the public suffix to share
+  const parent = labels.slice(1).join('.');
+  return host === parent || host.endsWith(`.${parent}`);
 }
 
 function cancelled(): RegistryError {
@@ -198,8 +221,9 @@ function readBody(res: http.IncomingMessage, max: number, what: string): Promise
     res.on('data', (c: Buffer) => {
       size += c.length;
       if (size > max) {
-        res.destroy();
+        // before destroy(): it emits 'aborted' at once, whose reason would win
         reject(new RegistryError('protocol', `${what} is over ${max} bytes`));
+        res.destroy();
         return;
       }
       parts.push(c);
@@ -323,11 +347,15 @@ export class RegistryClient {
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new RegistryError('auth', `registry \`${this.registry}\`: token realm ${url.href} is not HTTP(S)`);
     const headers: Record<string, string> = { Accept: 'application/json' };
-    // credentials go to the realm the registry named (docker.io's is auth.docker.io)
-    if (this.credentials) headers.Authorization = basicAuthorization(this.credentials);
+    // credentials go to the registry's own token server only (docker.io's is auth.docker.io)
+    const trusted = realmMayGetCredentials(new URL(this.baseUrl), url);
+    if (this.credentials && trusted) headers.Authorization = basicAuthorization(this.credentials);
     const res = await this.send(url, 'GET', headers, signal);
     const body = await readBody(res, 1024 * 1024, `the token from ${url.host}`);
     const status = res.statusCode ?? 0;
+    if ((status === 401 || status === 403) && this.credentials && !trusted) {
+      throw new RegistryError('auth', `registry \`${this.registry}\`: its token server ${url.host} is not the registry's host; the credentials of \`${this.credentials.username}\` were not sent there, and anonymous access was refused (${status})`, status);
+    }
     if (status === 401 || status === 403) {
       throw new RegistryError(
         'auth',
