@@ -161,6 +161,38 @@ class Registry {
   }
 }
 
+/** A TCP proxy to `target` (host:port) that passes the replies at about `bytesPerSecond`. */
+async function slowProxy(target: string, bytesPerSecond: number): Promise<{ addr: string; close(): void }> {
+  const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((down) => {
+    const up = net.connect(port, host);
+    sockets.add(down).add(up);
+    down.pipe(up);
+    up.on('data', (chunk: Buffer) => {
+      up.pause();
+      down.write(chunk);
+      setTimeout(() => up.resume(), Math.ceil((chunk.length / bytesPerSecond) * 1000));
+    });
+    up.on('end', () => down.end());
+    for (const s of [up, down]) {
+      s.on('error', () => {
+        up.destroy();
+        down.destroy();
+      });
+      s.on('close', () => sockets.delete(s));
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    addr: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    close() {
+      server.close();
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
+
 describe('pull from a registry', () => {
   let reg: Registry;
   let layout: Layout;
@@ -290,18 +322,24 @@ describe('pull from a registry', () => {
     const big = makeLayer({ 'big.bin': randomBytes(30 * 1024 * 1024) });
     layout.tag('big', layout.image([busyboxLayer, big]));
     reg.push(layout, 'big', 'big:1');
+    // the first pull goes through a slow proxy, so the cancel lands mid-download
+    // however fast loopback is; the resumed one talks to the registry directly
+    const slow = await slowProxy(reg.addr, 4 * 1024 * 1024);
     const ref = `${reg.addr}/big:1`;
 
     const ac = new AbortController();
-    const err = await pullImage(client, ref, {
+    const err = await pullImage(client, `${slow.addr}/big:1`, {
       signal: ac.signal,
       onProgress: (e) => {
         const l = e.layers.find((x) => x.digest === big.desc.digest);
         if (l && l.status === 'downloading' && l.done > 2 * 1024 * 1024) ac.abort();
       },
-    }).catch((e: unknown) => e);
+    })
+      .catch((e: unknown) => e)
+      .finally(() => slow.close());
     expect(err).toBeInstanceOf(PullError);
     expect((err as PullError).code).toBe('cancelled');
+    expect(await images()).not.toContain(`${slow.addr}/big:1`);
     expect(await images()).not.toContain(ref);
 
     // the helper kept what came (its worker writes what it read before it saw the close)
