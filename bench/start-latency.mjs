@@ -5,6 +5,9 @@
 //  (1) berthd's own start-to-exit time for /bin/true in a fresh container with
 //      every default namespace, a cgroup and an overlay rootfs (inspect's
 //      startToExitUs), median over RUNS containers, plus the per-step timeline;
+//      with `--network none` (a new net namespace with only lo, as the floor's
+//      --net), and again on the default bridge network (veth, address, routes,
+//      resolv.conf/hosts) to show what networking adds;
 //  (2) end to end through the CLI: `berth run --rm busybox true` (hyperfine);
 //  (3) the floor: `unshare --fork --pid --mount --uts --ipc --net true` (hyperfine).
 // Target: (1) within 1.5x of (3).
@@ -130,21 +133,27 @@ async function main() {
       if (r.status !== 0) throw new Error(`could not make the default image: ${r.stderr}`);
     }
 
-    // (1) the helper's own figure.
-    const startToExit = [];
-    const perStep = Object.fromEntries(STEPS.map((s) => [s, []]));
-    for (let i = 0; i < RUNS + 2; i++) {
-      const info = await conn.call('container.run', { image: 'busybox', cmd: ['/bin/true'] });
-      created.push(info.id);
-      await conn.call('container.wait', { ref: info.id });
-      const done = await conn.call('container.inspect', { ref: info.id });
-      await conn.call('container.remove', { ref: info.id });
-      created.pop();
-      if (done.exitCode !== 0) throw new Error(`/bin/true exited ${done.exitCode} (${done.exitReason})`);
-      if (i < 2) continue; // warm-up
-      if (typeof done.startToExitUs === 'number') startToExit.push(done.startToExitUs);
-      for (const s of done.timeline ?? []) perStep[s.step]?.push(s.us);
-    }
+    // (1) the helper's own figure: like for like with the floor (network none), then on
+    // the default bridge network.
+    const measure = async (network) => {
+      const startToExit = [];
+      const perStep = Object.fromEntries(STEPS.map((s) => [s, []]));
+      for (let i = 0; i < RUNS + 2; i++) {
+        const info = await conn.call('container.run', { image: 'busybox', cmd: ['/bin/true'], network });
+        created.push(info.id);
+        await conn.call('container.wait', { ref: info.id });
+        const done = await conn.call('container.inspect', { ref: info.id });
+        await conn.call('container.remove', { ref: info.id });
+        created.pop();
+        if (done.exitCode !== 0) throw new Error(`/bin/true exited ${done.exitCode} (${done.exitReason})`);
+        if (i < 2) continue; // warm-up
+        if (typeof done.startToExitUs === 'number') startToExit.push(done.startToExitUs);
+        for (const s of done.timeline ?? []) perStep[s.step]?.push(s.us);
+      }
+      return { startToExit, perStep };
+    };
+    const { startToExit, perStep } = await measure('none');
+    const bridged = await measure('bridge');
     conn.close();
 
     // (2) and (3) in one hyperfine run.
@@ -160,11 +169,14 @@ async function main() {
     console.log(`  ${'measure'.padEnd(58)} ${'median'.padStart(10)} ${'min'.padStart(10)} ${'max'.padStart(10)}   n`);
     const row = (name, med, min, max, n) =>
       console.log(`  ${name.padEnd(58)} ${fmtUs(med).padStart(10)} ${fmtUs(min).padStart(10)} ${fmtUs(max).padStart(10)}   ${n}`);
-    row('(1) berthd start-to-exit, /bin/true (startToExitUs)', helperMedian, Math.min(...startToExit), Math.max(...startToExit), startToExit.length);
+    row('(1) berthd start-to-exit, /bin/true, --network none', helperMedian, Math.min(...startToExit), Math.max(...startToExit), startToExit.length);
+    const b = bridged.startToExit;
+    row('(1b) the same on the default bridge network', median(b), Math.min(...b), Math.max(...b), b.length);
     row('(2) berth run --rm busybox true (CLI, end to end)', e2eMedian, e2e.min * 1e6, e2e.max * 1e6, e2e.times?.length ?? HF_RUNS);
     row('(3) unshare --fork --pid --mount --uts --ipc --net true', floorMedian, floor.min * 1e6, floor.max * 1e6, floor.times?.length ?? HF_RUNS);
     console.log('\n  berthd timeline (median per step)');
-    for (const s of STEPS) console.log(`    ${s.padEnd(12)} ${fmtUs(median(perStep[s])).padStart(10)}`);
+    console.log(`    ${'step'.padEnd(12)} ${'none'.padStart(10)} ${'bridge'.padStart(10)}`);
+    for (const s of STEPS) console.log(`    ${s.padEnd(12)} ${fmtUs(median(perStep[s])).padStart(10)} ${fmtUs(median(bridged.perStep[s])).padStart(10)}`);
     console.log(
       `\n  ratio (1)/(3) = ${Number.isFinite(ratio) ? ratio.toFixed(2) : 'n/a'}x; target <= ${TARGET_RATIO}x: ${
         Number.isFinite(ratio) ? (ratio <= TARGET_RATIO ? 'met' : 'NOT met') : 'no data (startToExitUs missing)'
