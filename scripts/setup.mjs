@@ -23,6 +23,8 @@ export const APT_PACKAGES = [
   'skopeo',
   'umoci',
   'docker-registry',
+  // only for the test that `podman load` takes what `berth save` writes
+  'podman',
   'hyperfine',
   // the fuzz targets (make fuzz-build): clang and its libFuzzer + sanitizer runtimes
   'clang',

@@ -1,6 +1,6 @@
 // Image archives and store housekeeping through the real helper: OCI layouts
 // built with umoci (two images sharing a base layer), image.save → skopeo →
-// image.import round trips, docker archives written by skopeo, layer dedupe
+// image.import round trips, podman load of a saved archive, docker archives written by skopeo, layer dedupe
 // (the shared layer's directory keeps its inode), a corrupted blob, image.tag,
 // and image.prune around an image a container still uses.
 import { execFileSync } from 'node:child_process';
@@ -137,6 +137,29 @@ describe('image archives and housekeeping', () => {
     expect(after.manifestDigest).toBe(before.manifestDigest);
     expect(after.id).toBe(before.id);
     expect(after.layers.map((l) => l.diffId)).toEqual(before.layers.map((l) => l.diffId));
+  });
+
+  it('saves an archive that podman load takes, with both tags and the same layers', async () => {
+    const out = path.join(tmp, 'for-podman.tar');
+    await client.work('image.save', { refs: [`${name}:app`, `${name}:base`], path: out });
+    // podman with a store of its own in tmp (vfs: no overlay mount, nothing outside tmp)
+    const store = path.join(tmp, 'podman');
+    const podman = (...args: string[]): string =>
+      sh('podman', ['--root', path.join(store, 'root'), '--runroot', path.join(store, 'run'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'none', ...args]);
+    try {
+      const loaded = podman('load', '-q', '-i', out);
+      expect(loaded).toContain(`${name}:app`);
+      expect(loaded).toContain(`${name}:base`);
+      const listed = podman('images', '--format', '{{.Repository}}:{{.Tag}}');
+      expect(listed).toContain(`localhost/${name}:app`);
+      expect(listed).toContain(`localhost/${name}:base`);
+      const ours = await client.call('image.inspect', { ref: `${name}:app` });
+      const theirs = JSON.parse(podman('image', 'inspect', `${name}:app`)) as { RootFS: { Layers: string[] } }[];
+      expect(theirs[0].RootFS.Layers).toEqual(ours.layers.map((l) => l.diffId));
+    } finally {
+      // vfs leaves no mounts; its files may be read-only dirs owned by root: rm -rf copes
+      fs.rmSync(store, { recursive: true, force: true });
+    }
   });
 
   it('imports a docker archive written by skopeo, and tags it', async () => {
