@@ -757,10 +757,13 @@ int image_apply_config(json_object *c, json_object *req, berr_t *err) {
     } else if (!strcmp(key, "Labels")) {
       if (val && (!json_object_is_type(val, json_type_object) || json_object_object_length(val) > 4096))
         r = berr_set(err, BERR_BAD_REQUEST, "config.Labels must be an object of strings");
-      json_object_object_foreach(val, lk, lv) {
-        if (r == 0 && (!json_object_is_type(lv, json_type_string) || strlen(lk) > 4096 ||
-                       json_object_get_string_len(lv) > 65536))
-          r = berr_set(err, BERR_BAD_REQUEST, "config.Labels[`%.60s`] must be a string", lk);
+      /* only an object has entries: foreach on anything else reads a NULL table */
+      if (r == 0 && val) {
+        json_object_object_foreach(val, lk, lv) {
+          if (r == 0 && (!json_object_is_type(lv, json_type_string) || strlen(lk) > 4096 ||
+                         json_object_get_string_len(lv) > 65536))
+            r = berr_set(err, BERR_BAD_REQUEST, "config.Labels[`%.60s`] must be a string", lk);
+        }
       }
     } else if (!strcmp(key, "ExposedPorts")) {
       json_object_put(set);
