@@ -2,7 +2,7 @@
 // port, a read-only bind mount holding index.html and a new named volume, fetched through
 // the published port from inside the helper's network namespace; the Network tab (eth0,
 // its address, the veth end on the bridge); restart policy and restart; the Networks and
-// Volumes views (create, the in-use message, remove).
+// Volumes views (create, the in-use message, remove); an anonymous volume from the dialog.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -55,7 +55,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
-  for (const ref of ['e2e-web', 'e2e-flaky', 'e2e-on-net', 'e2e-isolated']) await client?.call('container.remove', { ref, force: true }).catch(() => undefined);
+  for (const ref of ['e2e-web', 'e2e-flaky', 'e2e-on-net', 'e2e-isolated', 'e2e-anon']) await client?.call('container.remove', { ref, force: true, volumes: true }).catch(() => undefined);
   for (const name of ['e2e-data', 'e2e-vol', 'e2e-spare']) await client?.call('volume.remove', { name }).catch(() => undefined);
   await client?.call('network.remove', { ref: 'e2e-net' }).catch(() => undefined);
   client?.close();
@@ -240,6 +240,44 @@ describe('network and storage', () => {
     await prune.getByRole('button', { name: 'Remove 1' }).click();
     await spare.waitFor({ state: 'detached' });
     await data.waitFor();
+    expect(pageErrors(page)).toEqual([]);
+  });
+
+  it('runs a container with an anonymous volume (a volume row without a name), shown by its short id and marked', async () => {
+    await page.getByTestId('nav-containers').click();
+    await page.keyboard.press('n');
+    const dlg = page.getByTestId('run-dialog');
+    await dlg.waitFor();
+    await dlg.locator('input[name=name]').fill('e2e-anon');
+    await dlg.locator('input[name=command]').fill('sleep 300');
+    await dlg.getByRole('tab', { name: /Network/ }).click();
+    await dlg.locator('input[name=network][value=none]').check();
+    await dlg.getByRole('tab', { name: /Storage/ }).click();
+    await dlg.getByTestId('add-volume').click();
+    await dlg.locator('input[name=mount-0-target]').fill('/cache');
+    expect(await dlg.getByTestId('mount-row').textContent()).toContain('anonymous');
+    await dlg.getByRole('button', { name: 'Run', exact: true }).click();
+    await dlg.waitFor({ state: 'detached' });
+    await page.getByTestId('detail-name').filter({ hasText: 'e2e-anon' }).waitFor();
+
+    const info = await client.call('container.inspect', { ref: 'e2e-anon' });
+    expect(info.mounts).toHaveLength(1);
+    expect(info.mounts[0]).toMatchObject({ type: 'volume', target: '/cache', anonymous: true });
+    const name = info.mounts[0].name ?? '';
+    expect(name).toMatch(/^[0-9a-f]{64}$/);
+    await page.getByRole('tab', { name: 'Overview' }).click();
+    const mount = page.getByTestId('storage-panel').locator('[data-testid=mount][data-target="/cache"]');
+    await mount.waitFor();
+    expect(await mount.textContent()).toContain(`anonymous volume ${name.slice(0, 12)}`);
+
+    await page.getByTestId('nav-volumes').click();
+    const row = page.locator(`[data-testid=volume-row][data-name="${name}"]`);
+    await row.getByTestId('volume-anonymous').waitFor();
+    expect(await row.textContent()).toContain('e2e-anon');
+    await quietShot(page, '44-volumes-anonymous');
+    // rm -v: the container and its anonymous volume go
+    await client.call('container.remove', { ref: 'e2e-anon', force: true, volumes: true });
+    await row.waitFor({ state: 'detached' });
     expect(pageErrors(page)).toEqual([]);
   });
 

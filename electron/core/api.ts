@@ -233,8 +233,8 @@ export interface BerthCalls {
   createVolume(name?: string): Promise<VolumeInfo>;
   /** Refused (conflict) while any container, running or not, uses it. */
   removeVolume(name: string, force?: boolean): Promise<{ name: string }>;
-  /** Removes every volume no container uses. */
-  pruneVolumes(): Promise<{ removed: string[]; reclaimedBytes: number }>;
+  /** Removes the anonymous volumes no container uses; with all, every volume no container uses. */
+  pruneVolumes(all?: boolean): Promise<{ removed: string[]; reclaimedBytes: number }>;
 }
 
 // ---------------------------------------------------------------------------

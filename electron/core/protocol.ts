@@ -98,8 +98,10 @@ export interface PortMapping {
 export type MountSpec =
   /** a host directory or file; it must exist */
   | { type: 'bind'; source: string; target: string; readOnly?: boolean }
-  /** a named volume; created when it does not exist yet */
-  | { type: 'volume'; source: string; target: string; readOnly?: boolean }
+  /** a named volume, created when it does not exist yet; without a source (docker's `-v /data`)
+   *  an anonymous volume: berthd makes one with a generated 64-hex name at create, and the
+   *  resolved spec names it with `anonymous: true` */
+  | { type: 'volume'; source?: string; target: string; readOnly?: boolean; anonymous?: boolean }
   /** size in bytes (half of RAM, the kernel's default, when absent); mode 0o1777 by default */
   | { type: 'tmpfs'; target: string; size?: number; mode?: number; readOnly?: boolean };
 
@@ -131,6 +133,9 @@ export interface MountInfo {
   readOnly: boolean;
   /** the volume's name (volume mounts) */
   name?: string;
+  /** volume mounts: an anonymous volume (-v /data, the image's Volumes), removed with the
+   *  container by `rm -v` and `--rm` */
+  anonymous?: boolean;
 }
 
 export interface NetworkInfo {
@@ -196,6 +201,9 @@ export interface VolumeInfo {
   /** the directory on the host that containers see */
   mountpoint: string;
   created: string;
+  /** made for one container (-v /data, an image's Volumes) with a generated name; `volume.prune`
+   *  removes unused anonymous volumes, named ones only with `all` */
+  anonymous: boolean;
   /** ids of the containers (running or not) whose spec names it */
   usedBy: string[];
   /** bytes used, or null when not computed (volume.list leaves it out for speed) */
@@ -278,6 +286,8 @@ export interface ImageConfig {
   User?: string;
   /** "80/tcp" -> {} */
   ExposedPorts?: Record<string, Record<string, never>>;
+  /** "/data" -> {}: each gets an anonymous volume unless the container mounts something there */
+  Volumes?: Record<string, Record<string, never>>;
   Labels?: Record<string, string>;
   StopSignal?: string;
 }
@@ -508,7 +518,8 @@ export interface HelperMethods {
   'container.run': { params: ContainerSpec & { attach?: boolean } & TerminalSize; result: ContainerInfo & Partial<StreamMarker> };
   'container.stop': { params: { ref: string; timeout?: number }; result: ContainerInfo };
   'container.kill': { params: { ref: string; signal?: string | number }; result: ContainerInfo };
-  'container.remove': { params: { ref: string; force?: boolean }; result: { id: string } };
+  /** volumes: also remove its anonymous volumes that no other container uses (rm -v) */
+  'container.remove': { params: { ref: string; force?: boolean; volumes?: boolean }; result: { id: string } };
   'container.list': { params: { all?: boolean }; result: { containers: ContainerInfo[] } };
   'container.inspect': { params: { ref: string }; result: ContainerInfo };
   'container.wait': { params: { ref: string }; result: ContainerInfo };
@@ -533,7 +544,8 @@ export interface HelperMethods {
   'volume.list': { params: Record<string, never>; result: { volumes: VolumeInfo[] } };
   'volume.inspect': { params: { name: string }; result: VolumeInfo };
   'volume.remove': { params: { name: string; force?: boolean }; result: { name: string } };
-  'volume.prune': { params: Record<string, never>; result: { removed: string[]; reclaimedBytes: number } };
+  /** unused anonymous volumes; with all, every unused volume (named ones too) */
+  'volume.prune': { params: { all?: boolean }; result: { removed: string[]; reclaimedBytes: number } };
 }
 
 export type MethodName = keyof HelperMethods;

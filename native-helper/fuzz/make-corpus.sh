@@ -52,6 +52,9 @@ for k, v in {
     'deep': '{"v":1,"id":1,"method":"m","params":{"a":' + '[' * 40 + ']' * 40 + '}}',
     'bigint': '{"v":1,"id":1e400,"method":"m","params":{"n":99999999999999999999}}',
     'badutf8': b'{"v":1,"id":1,"method":"\xff\xfe"}',
+    'overlong': b'{"v":1,"id":"\xc0\xaf","method":"hel\xed\xa0\x80lo","params":{"a":"\xf4\x90\x80\x80"}}',
+    'nulkey': '{"v":1,"id":2,"method":"container.list","params":{"all\\u0000x":true,"b":"\\\\u0000"}}',
+    'bigid': '{"v":1,"id":18446744073709551615,"method":"hello"}',
     'truncated': '{"v":1,"id":1,"method":"helper.in',
     'array': '[1,2,3]',
     'params-array': '{"v":1,"id":1,"method":"m","params":[]}',
@@ -73,6 +76,7 @@ put('config', 'config', json.dumps({"Cmd": ["sh"], "Entrypoint": ["/bin/sh", "-c
     "WorkingDir": "/srv", "User": "1000:1000", "ExposedPorts": {"80/tcp": {}, "53/udp": {}},
     "Labels": {"a": "b"}, "StopSignal": "SIGTERM"}))
 put('config', 'config-bad', json.dumps({"Env": ["=x"], "ExposedPorts": ["99999/tcp", None], "WorkingDir": "rel"}))
+put('config', 'config-volumes', json.dumps({"Cmd": ["sh"], "Volumes": {"/data": {}, "/var/lib/db/": {}, "//cache/./x": {}}}))
 spec = {"id": "0123456789abcdef" * 4, "name": "web", "image": "busybox:latest", "imageId": "sha256:" + "b" * 64,
         "argv": ["sh", "-c", "echo hi"], "env": ["PATH=/bin"], "workdir": "/", "hostname": "web", "user": "0:0",
         "tty": True, "stdin": True, "autoRemove": False,
@@ -86,6 +90,8 @@ spec = {"id": "0123456789abcdef" * 4, "name": "web", "image": "busybox:latest", 
 put('config', 'spec', json.dumps(spec))
 put('config', 'spec-host', json.dumps(dict(spec, network="host", ports=[], namespaces=dict(spec["namespaces"], net=False))))
 put('config', 'spec-minimal', json.dumps({k: spec[k] for k in ("id", "name", "image", "imageId", "argv", "lowerdirs")}))
+put('config', 'spec-anon', json.dumps(dict(spec, mounts=[{"type": "volume", "target": "/data"},
+    {"type": "volume", "source": "a" * 64, "target": "/cache", "anonymous": True}])))
 
 # ---- layer: tarballs as a registry would send them ----
 def ti(name, kind=tarfile.REGTYPE, size=0, mode=0o644, link='', uid=0, gid=0, pax=None, major=0, minor=0):

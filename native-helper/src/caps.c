@@ -20,8 +20,13 @@ uint64_t caps_default_set(void) {
   return set;
 }
 
-int caps_apply(uid_t uid, gid_t gid, bool in_userns, berr_t *err) {
+int caps_apply(uid_t uid, gid_t gid, bool in_userns, bool host_mounts, berr_t *err) {
   uint64_t keep = caps_default_set();
+  /* In the host's mount namespace a chroot is the only wall, and root with
+   * CAP_SYS_CHROOT climbs over it (chroot into a subdirectory, `..` up from
+   * the working directory left outside, chroot "."). */
+  if (host_mounts)
+    keep &= ~(1ULL << CAP_SYS_CHROOT);
   /* the kernel's last capability is where PR_CAPBSET_DROP says EINVAL */
   for (int cap = 0; cap < 64; cap++) {
     if (keep & (1ULL << cap))

@@ -17,7 +17,10 @@ uint64_t caps_default_set(void);
 /* Reduces the bounding set to the default set, sets effective, permitted and
  * inheritable to it, clears the ambient set, sets no_new_privs, then switches
  * to gid/uid (no supplementary groups; setgroups is skipped in a user
- * namespace, where it is denied). A non-root uid ends with no effective caps. */
-int caps_apply(uid_t uid, gid_t gid, bool in_userns, berr_t *err);
+ * namespace, where it is denied). A non-root uid ends with no effective caps.
+ * host_mounts (the container shares the host's mount namespace and is only
+ * chrooted): CAP_SYS_CHROOT is dropped too, since it is the way out of a chroot
+ * (a chrooted process cannot make a user namespace to get it back). */
+int caps_apply(uid_t uid, gid_t gid, bool in_userns, bool host_mounts, berr_t *err);
 
 #endif

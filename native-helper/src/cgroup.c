@@ -17,6 +17,7 @@
 
 #include "cgroup-internal.h"
 #include "cleanup.h"
+#include "server.h"
 #include "util.h"
 
 struct cgroup_fs_hooks cgroup_test_hooks;
@@ -585,6 +586,66 @@ int cgroup_destroy(const struct cgroup *cg, berr_t *err) {
     if (cg->path[c] && !seen_before(cg->path, c) && cg_rmdir(cg->path[c], err) < 0)
       ret = -1; /* keep going: remove what can be removed, report the last failure */
   return ret;
+}
+
+int cgroup_for_id(const struct cgroup_env *env, const char *id, struct cgroup *out, berr_t *err) {
+  memset(out, 0, sizeof *out);
+  if (check_id(id, err) < 0)
+    return -1;
+  out->layout = env->layout;
+  for (int c = 0; c < CG_CTL_COUNT; c++)
+    if (env->parent[c] && !(out->path[c] = cg_join(env->parent[c], id))) {
+      cgroup_free(out);
+      return berr_sys(err, ENOMEM, "cgroup path");
+    }
+  return 0;
+}
+
+static bool is_container_id(const char *s) {
+  size_t n = strlen(s);
+  if (n != 64)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (!isdigit((unsigned char)s[i]) && !(s[i] >= 'a' && s[i] <= 'f'))
+      return false;
+  return true;
+}
+
+int cgroup_sweep(const struct cgroup_env *env, bool (*keep)(const char *id, void *ctx), void *ctx) {
+  int removed = 0;
+  for (int c = 0; c < CG_CTL_COUNT; c++) {
+    if (!env->parent[c] || seen_before(env->parent, c))
+      continue;
+    DIR *d = opendir(env->parent[c]);
+    if (!d) {
+      if (errno != ENOENT)
+        berthd_log("cgroup sweep: opendir `%s`: %s", env->parent[c], strerror(errno));
+      continue;
+    }
+    struct dirent *de;
+    while ((de = readdir(d))) {
+      /* only what berth names: a container id, never a cgroup someone else made here */
+      if (de->d_type != DT_DIR || !is_container_id(de->d_name) || keep(de->d_name, ctx))
+        continue;
+      struct cgroup cg;
+      berr_t err;
+      if (cgroup_for_id(env, de->d_name, &cg, &err) < 0) {
+        berthd_log("cgroup sweep: %s", err.msg);
+        continue;
+      }
+      if (cgroup_kill_all(&cg, SIGKILL, &err) < 0 && err.errnum != ENOENT)
+        berthd_log("cgroup sweep: %s", err.msg);
+      if (cgroup_destroy(&cg, &err) < 0)
+        berthd_log("cgroup sweep: leftover cgroup of container %.12s not removed: %s", de->d_name, err.msg);
+      else {
+        berthd_log("cgroup sweep: removed the leftover cgroup of container %.12s", de->d_name);
+        removed++;
+      }
+      cgroup_free(&cg);
+    }
+    closedir(d);
+  }
+  return removed;
 }
 
 json_object *cgroup_to_json(const struct cgroup *cg) {

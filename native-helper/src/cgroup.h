@@ -5,6 +5,7 @@
 #define BERTH_CGROUP_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -45,6 +46,15 @@ int cgroup_create(const struct cgroup_env *env, const char *id, const struct lim
                   struct cgroup *out, berr_t *err);
 /* Moves pid into every controller's cgroup (writes cgroup.procs). */
 int cgroup_add_pid(const struct cgroup *cg, pid_t pid, berr_t *err);
+/* Moves the calling process into cg (made already) by itself: on v1 "0" to each
+ * hierarchy's tasks file, which spares the RCU grace period a move by pid waits
+ * for (cgroup-join.c). The caller must have one thread only. */
+int cgroup_join_self(const struct cgroup *cg, berr_t *err);
+/* The same in two halves, so that another process can open the files: the ones
+ * to write, one per hierarchy, into fds (O_CLOEXEC); returns how many, or -1. */
+int cgroup_join_open(const struct cgroup *cg, int fds[CG_CTL_COUNT], berr_t *err);
+/* The caller moves itself: "0" on each of fds[0..n), all of which are closed. */
+int cgroup_join_fds(int *fds, int n, berr_t *err);
 
 struct cgroup_stats {
   int64_t mem_usage;   /* bytes */
@@ -65,6 +75,13 @@ int cgroup_pids(const struct cgroup *cg, pid_t **pids, size_t *n, berr_t *err);
 int cgroup_kill_all(const struct cgroup *cg, int sig, berr_t *err);
 /* Removes the directories; waits briefly for exiting processes (EBUSY). */
 int cgroup_destroy(const struct cgroup *cg, berr_t *err);
+
+/* The cgroup that cgroup_create makes for id, without making or checking anything. */
+int cgroup_for_id(const struct cgroup_env *env, const char *id, struct cgroup *out, berr_t *err);
+/* Start-up: every container cgroup (named by a 64-hex id) below the parents that
+ * keep(id) does not claim (a start berthd did not live to finish) has its processes
+ * SIGKILLed and is removed; each one is logged. Returns how many were removed. */
+int cgroup_sweep(const struct cgroup_env *env, bool (*keep)(const char *id, void *ctx), void *ctx);
 
 json_object *cgroup_to_json(const struct cgroup *cg); /* {"layout","paths":{"memory":..}} */
 int cgroup_from_json(struct cgroup *cg, json_object *o, berr_t *err);

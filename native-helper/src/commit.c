@@ -30,6 +30,7 @@
 
 #include "cleanup.h"
 #include "image-internal.h"
+#include "userpath.h"
 #include "util.h"
 
 #define IO_BUF (128 * 1024)
@@ -784,11 +785,13 @@ int export_rootfs(const char *root, char *const *lowers, const char *upper, cons
                   json_object **result, commit_progress_fn progress, void *ctx, berr_t *err) {
   if (!path || path[0] != '/')
     return berr_set(err, BERR_BAD_REQUEST, "`path` must be an absolute path on the helper's machine");
+  /* the tar is the client's: made, renamed and removed with its permissions */
+  const struct peer_id *who = userpath_client();
   struct stat st;
-  if (lstat(path, &st) == 0)
+  if (userpath_lstat(who, path, &st) == 0)
     return berr_set(err, BERR_CONFLICT, "`%s` exists; give a new path", path);
   if (errno != ENOENT)
-    return berr_sys(err, errno, "stat `%s`", path);
+    return userpath_error(err, who, errno, "write", path);
   cleanup_free char *tmp_path = NULL, *work = NULL, *mnt = NULL;
   unsigned char rnd[6];
   if (getrandom(rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
@@ -822,9 +825,9 @@ int export_rootfs(const char *root, char *const *lowers, const char *upper, cons
   if (mount_view(lowers, upper, mnt, err) < 0)
     goto out;
   mounted = true;
-  fd = open(tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  fd = userpath_open(who, tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0600, "create", err);
   if (fd < 0) {
-    berr_sys(err, errno, "create `%s`", tmp_path);
+    userpath_unalias(err, tmp_path, path);
     goto out;
   }
   s.fd = fd;
@@ -836,11 +839,11 @@ int export_rootfs(const char *root, char *const *lowers, const char *upper, cons
     berr_sys(err, errno, "fsync `%s`", tmp_path);
     goto out;
   }
-  if (renameat2(AT_FDCWD, tmp_path, AT_FDCWD, path, RENAME_NOREPLACE) < 0) {
+  if (userpath_rename_noreplace(who, tmp_path, path) < 0) {
     if (errno == EEXIST)
       berr_set(err, BERR_CONFLICT, "`%s` appeared while the export ran", path);
     else
-      berr_sys(err, errno, "rename `%s` to `%s`", tmp_path, path);
+      userpath_error(err, who, errno, "rename the export to", path);
     goto out;
   }
   *result = json_object_new_object();
@@ -852,7 +855,7 @@ out:
   if (fd >= 0) {
     close(fd);
     if (ret < 0)
-      unlink(tmp_path);
+      userpath_unlink(who, tmp_path);
   }
   if (mounted && umount2(mnt, MNT_DETACH) < 0 && ret == 0)
     ret = berr_sys(err, errno, "unmount `%s`", mnt);

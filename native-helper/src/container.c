@@ -7,7 +7,8 @@
  *   "finishedAt", "pid", "monitorPid", "initStarttime", "monitorStarttime",
  *   "exitCode", "exitSignal", "exitReason", "oomKilled", "startToExitUs",
  *   "requested": "stop"|"kill"|null, "cgroup": cgroup_to_json|null,
- *   "timeline": [{"step", "us"}]} */
+ *   "timeline": [{"step", "us"}],
+ *   "starting": {"monitorPid", "monitorStarttime"} while a start is in flight} */
 #include "container.h"
 
 #include <ctype.h>
@@ -41,6 +42,8 @@
 #include "runtime.h"
 #include "spec.h"
 #include "usermounts.h"
+#include "anonvol.h"
+#include "image-volumes.h"
 #include "util.h"
 
 #ifndef P_PIDFD
@@ -84,7 +87,11 @@ struct container {
   bool oom_killed;
   int64_t start_to_exit_us; /* -1 = null */
   enum ctr_request requested;
+  /* the monitor of a start in flight, recorded before its report (recover_start) */
+  pid_t starting_pid;
+  uint64_t starting_starttime;
   bool removing;
+  bool remove_volumes; /* destroy also deletes its anonymous volumes (rm -v) */
   struct waiter *waiters;
   struct ctr_store *st; /* for the fd callbacks */
   struct container *next;
@@ -249,6 +256,12 @@ static int save_state(struct container *c, berr_t *err) {
   json_object_object_add(o, "requested", str_or_null(request_names[c->requested]));
   json_object_object_add(o, "cgroup", c->has_cg ? cgroup_to_json(&c->cg) : NULL);
   json_object_object_add(o, "timeline", c->has_timeline ? timeline_json(c) : NULL);
+  if (c->starting_pid > 0) {
+    json_object *sm = json_object_new_object();
+    json_object_object_add(sm, "monitorPid", json_object_new_int64(c->starting_pid));
+    json_object_object_add(sm, "monitorStarttime", json_object_new_int64((int64_t)c->starting_starttime));
+    json_object_object_add(o, "starting", sm);
+  }
   char path[PATH_MAX];
   int r = path_in(c, CTR_STATE, path, err);
   /* rename keeps the file whole if we crash; no fsync on the start path: after
@@ -308,6 +321,10 @@ static int load_state(struct container *c, json_object *o, berr_t *err) {
     c->has_timeline = true;
     for (size_t i = 0; i < json_object_array_length(v) && i < TL_COUNT; i++)
       c->step_us[i] = get_i64(json_object_array_get_idx(v, i), "us", 0);
+  }
+  if (json_object_object_get_ex(o, "starting", &v) && json_object_is_type(v, json_type_object)) {
+    c->starting_pid = (pid_t)get_i64(v, "monitorPid", 0);
+    c->starting_starttime = (uint64_t)get_i64(v, "monitorStarttime", 0);
   }
   return 0;
 }
@@ -559,6 +576,72 @@ static void unlink_container(struct ctr_store *st, struct container *c) {
     }
 }
 
+static void umount_merged(struct container *c);
+
+#define START_RECOVERY_MS 10000
+
+/* berthd was killed while it started c (state.json still names the monitor it had
+ * forked). Either the command runs (the monitor's start report is on disk): the
+ * container is adopted as running. Or it does not (the start failed, or has not
+ * finished after START_RECOVERY_MS): the monitor is ended and the container keeps
+ * the state it had; the cgroup sweep of ctr_store_open takes what was made. */
+static void recover_start(struct container *c) {
+  pid_t mon = c->starting_pid;
+  uint64_t mst = c->starting_starttime;
+  c->starting_pid = 0;
+  c->starting_starttime = 0;
+  struct start_result res;
+  berr_t err;
+  int64_t deadline = mono_us() + (int64_t)START_RECOVERY_MS * 1000;
+  int got;
+  for (;;) {
+    /* alive first: a monitor found gone before a missing report never writes one */
+    bool alive = mst && proc_starttime(mon) == mst;
+    got = runtime_read_start(c->dir, &res, &err);
+    if (got == 0 || err.errnum != ENOENT || !alive || mono_us() > deadline)
+      break;
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = 20 * 1000000};
+    nanosleep(&ts, NULL);
+  }
+  if (got == 0) {
+    if (c->has_cg)
+      cgroup_free(&c->cg);
+    c->cg = res.cg;
+    c->has_cg = true;
+    c->status = ST_RUNNING;
+    c->monitor_pid = mon;
+    c->monitor_starttime = mst;
+    c->init_pid = res.init_pid;
+    c->init_starttime = res.init_starttime;
+    memcpy(c->step_us, res.step_us, sizeof c->step_us);
+    c->has_timeline = true;
+    c->requested = REQ_NONE;
+    c->has_exit_code = false;
+    c->exit_code = 0;
+    c->exit_signal[0] = c->exit_reason[0] = c->finished_at[0] = '\0';
+    c->oom_killed = false;
+    c->start_to_exit_us = -1;
+    now_rfc3339(c->started_at);
+    berthd_log("container %.12s (%s): a berthd restart cut its start short after the command ran: adopted",
+               c->spec.id, c->spec.name);
+    return;
+  }
+  /* still the monitor berthd forked (its start time says so): it may not go on */
+  if (mst && proc_starttime(mon) == mst && kill(mon, SIGKILL) < 0 && errno != ESRCH)
+    berthd_log("container %.12s: kill the monitor pid %d of its unfinished start: %s", c->spec.id,
+               (int)mon, strerror(errno));
+  berthd_log("container %.12s (%s): a berthd restart cut its start short before the command ran (%s); it stays %s",
+             c->spec.id, c->spec.name, err.errnum == ENOENT ? "no start report" : err.msg,
+             status_names[c->status]);
+  char p[PATH_MAX];
+  const char *stale[] = {CTR_START, CTR_EXIT};
+  for (size_t i = 0; i < 2; i++)
+    if (path_in(c, stale[i], p, &err) == 0 && unlink(p) < 0 && errno != ENOENT)
+      berthd_log("container %.12s: unlink `%s`: %s", c->spec.id, p, strerror(errno));
+  if (!c->spec.ns[NS_MNT])
+    umount_merged(c);
+}
+
 static int load_one(struct ctr_store *st, const char *id, berr_t *err) {
   struct container *c = container_new(st);
   if (!c)
@@ -578,6 +661,13 @@ static int load_one(struct ctr_store *st, const char *id, berr_t *err) {
       load_state(c, state, err) < 0)
     goto out;
 
+  if (c->starting_pid > 0) {
+    if (c->status != ST_RUNNING)
+      recover_start(c);
+    c->starting_pid = 0;
+    if (save_state(c, err) < 0)
+      goto out;
+  }
   if (c->status == ST_RUNNING) {
     if (c->monitor_pid > 0 && c->monitor_starttime &&
         proc_starttime(c->monitor_pid) == c->monitor_starttime) {
@@ -593,6 +683,9 @@ static int load_one(struct ctr_store *st, const char *id, berr_t *err) {
         goto out;
     }
   }
+  /* a mount a start or an exit of it left on the host (no mount namespace of its own) */
+  if (c->status != ST_RUNNING && !c->spec.ns[NS_MNT])
+    umount_merged(c);
   link_container(st, c);
   c = NULL;
   r = 0;
@@ -602,6 +695,33 @@ out:
   if (c)
     container_free(c);
   return r;
+}
+
+/* ctr_create writes state.json last, before it answers: a directory without one
+ * is a create that berthd did not live to finish, never shown to anyone. */
+static void drop_unfinished_create(const char *dir, const char *id) {
+  char p[PATH_MAX];
+  if (snprintf(p, sizeof p, "%s/%s/%s", dir, id, CTR_STATE) >= (int)sizeof p)
+    return;
+  struct stat sb;
+  if (lstat(p, &sb) == 0 || errno != ENOENT)
+    return;
+  snprintf(p, sizeof p, "%s/%s", dir, id);
+  berr_t e;
+  if (rm_rf(p, &e) < 0)
+    berthd_log("container %.12s: remove the directory of an unfinished create: %s", id, e.msg);
+  else
+    berthd_log("container %.12s: removed the directory of a create cut short", id);
+}
+
+/* Only containers of this store that are not running lose their cgroup: an id this
+ * store does not know may be another berthd's (another store, the same cgroup). */
+static bool keep_cgroup(const char *id, void *ctx) {
+  struct ctr_store *st = ctx;
+  for (struct container *c = st->list; c; c = c->next)
+    if (!strcmp(c->spec.id, id))
+      return c->status == ST_RUNNING;
+  return true;
 }
 
 int ctr_store_open(struct ctr_store **out, const struct ctr_store_config *cfg, berr_t *err) {
@@ -634,8 +754,10 @@ int ctr_store_open(struct ctr_store **out, const struct ctr_store_config *cfg, b
       continue;
     }
     /* one broken container must not keep berthd from serving the others */
-    if (load_one(st, de->d_name, &e) < 0)
+    if (load_one(st, de->d_name, &e) < 0) {
       berthd_log("container %.12s not loaded: %s", de->d_name, e.msg);
+      drop_unfinished_create(dir, de->d_name);
+    }
   }
   /* --rm containers that ended while berthd was away */
   for (struct container *c = st->list, *next; c; c = next) {
@@ -645,6 +767,8 @@ int ctr_store_open(struct ctr_store **out, const struct ctr_store_config *cfg, b
     if (c->spec.auto_remove && c->status == ST_EXITED && destroy(st, c, &e) < 0)
       berthd_log("container %.12s: auto-remove failed: %s", c->spec.id, e.msg);
   }
+  /* cgroups of containers that are not running: a start cut short, an exit unfinished */
+  cgroup_sweep(st->cg_env, keep_cgroup, st);
   *out = st;
   return 0;
 }
@@ -730,6 +854,8 @@ int ctr_on_exit(struct container *c, ctr_exit_fn fn, void *ctx, berr_t *err) {
 
 /* ---- create ----------------------------------------------------------------------- */
 
+static void strv_freep(char ***v) { strv_free(*v); }
+
 /* The image's exec config: the "config" object of an OCI image config. */
 static json_object *image_exec_config(json_object *config) {
   json_object *c = NULL;
@@ -776,7 +902,7 @@ static const char *const request_limit_keys[] = {"memory", "cpus", "cpuWeight", 
 /* Checks a request field that must be an array of clean strings, if given. */
 static int check_strv_param(json_object *params, const char *key, json_object **out, berr_t *err) {
   char **v = NULL;
-  if (param_strv(params, key, &v, err) < 0)
+  if (param_strv_limited(params, key, &v, err) < 0)
     return -1;
   strv_free(v);
   *out = v ? json_object_object_get(params, key) : NULL;
@@ -941,7 +1067,10 @@ int ctr_create(struct ctr_store *st, json_object *params, bool with_attach, stru
   if (image_resolve(st->root, image_ref, &img, err) < 0)
     return -1;
   json_object *resolved = NULL;
-  int r = resolve_spec(st, params, &img, id, name, image_ref, &resolved, err);
+  __attribute__((cleanup(strv_freep))) char **img_vols = NULL, **made_vols = NULL;
+  int r = image_volumes_paths(img.config, image_ref, &img_vols, err);
+  if (r == 0)
+    r = resolve_spec(st, params, &img, id, name, image_ref, &resolved, err);
   image_free(&img);
   if (r < 0)
     return -1;
@@ -957,7 +1086,7 @@ int ctr_create(struct ctr_store *st, json_object *params, bool with_attach, stru
     free(c);
     return -1;
   }
-  if (net_check_spec(&c->spec, err) < 0) {
+  if (anonvol_add_image(&c->spec, img_vols, err) < 0 || net_check_spec(&c->spec, err) < 0) {
     container_free(c);
     return -1;
   }
@@ -969,7 +1098,12 @@ int ctr_create(struct ctr_store *st, json_object *params, bool with_attach, stru
     container_free(c);
     return -1;
   }
+  if (anonvol_create(st->root, &c->spec, &made_vols, err) < 0) {
+    container_free(c);
+    return -1;
+  }
   if (usermounts_prepare(st->root, &c->spec, err) < 0) { /* bind sources exist, volumes made */
+    anonvol_delete(st->root, made_vols);
     container_free(c);
     return -1;
   }
@@ -988,6 +1122,7 @@ int ctr_create(struct ctr_store *st, json_object *params, bool with_attach, stru
     berr_t e2;
     if (rm_rf(c->dir, &e2) < 0)
       berthd_log("cleaning up after a failed create: %s", e2.msg);
+    anonvol_delete(st->root, made_vols);
     container_free(c);
     return -1;
   }
@@ -1034,6 +1169,17 @@ static int reset_for_restart(struct container *c, berr_t *err) {
   return 0;
 }
 
+/* runtime_start forked the monitor: on disk before anything else, so that a
+ * berthd killed before the monitor's report finds this start (recover_start). */
+static void on_monitor_forked(void *ctx, pid_t pid, uint64_t starttime) {
+  struct container *c = ctx;
+  c->starting_pid = pid;
+  c->starting_starttime = starttime;
+  berr_t err;
+  if (save_state(c, &err) < 0)
+    berthd_log("container %.12s: %s", c->spec.id, err.msg);
+}
+
 int ctr_start(struct ctr_store *st, struct container *c, int attach_fd,
               const struct term_size *term, int *ctl_fd, berr_t *err) {
   *ctl_fd = -1;
@@ -1051,8 +1197,17 @@ int ctr_start(struct ctr_store *st, struct container *c, int attach_fd,
     return -1;
   if (usermounts_prepare(st->root, &c->spec, err) < 0)
     return -1;
-  struct runtime_opts opts = {
-      .cg_env = st->cg_env, .log_max_bytes = st->log_max_bytes, .attach_fd = attach_fd};
+  char start_report[PATH_MAX];
+  if (path_in(c, CTR_START, start_report, err) < 0)
+    return -1;
+  /* a report of an earlier run must not pass for this one's (recover_start) */
+  if (unlink(start_report) < 0 && errno != ENOENT)
+    return berr_sys(err, errno, "unlink `%s`", start_report);
+  struct runtime_opts opts = {.cg_env = st->cg_env,
+                              .log_max_bytes = st->log_max_bytes,
+                              .attach_fd = attach_fd,
+                              .on_monitor = on_monitor_forked,
+                              .on_monitor_ctx = c};
   if (term)
     opts.term = *term;
   struct start_result res;
@@ -1061,8 +1216,14 @@ int ctr_start(struct ctr_store *st, struct container *c, int attach_fd,
   if (net_prepare(&c->spec, c->dir, &na, err) < 0)
     return -1;
   opts.net = &na;
-  if (runtime_start(&c->spec, c->dir, &opts, &res, ctl_fd, err) < 0) {
+  int started = runtime_start(&c->spec, c->dir, &opts, &res, ctl_fd, err);
+  c->starting_pid = 0;
+  c->starting_starttime = 0;
+  if (started < 0) {
     *ctl_fd = -1;
+    berr_t e2;
+    if (save_state(c, &e2) < 0) /* no start in flight any more */
+      berthd_log("container %.12s: %s", c->spec.id, e2.msg);
     net_abort(&c->spec, &na);
     berthd_log("container %.12s (%s) failed to start: %s", c->spec.id, c->spec.name, err->msg);
     return -1;
@@ -1149,11 +1310,13 @@ static int destroy(struct ctr_store *st, struct container *c, berr_t *err) {
   berthd_log("container %.12s (%s) removed", c->spec.id, c->spec.name);
   events_emit("container", "remove", c->spec.id);
   unlink_container(st, c);
+  if (c->remove_volumes || c->spec.auto_remove) /* docker's rm -v, and --rm */
+    anonvol_remove(st, st->root, &c->spec);
   container_free(c);
   return 0;
 }
 
-int ctr_remove(struct ctr_store *st, struct container *c, bool force, berr_t *err) {
+int ctr_remove(struct ctr_store *st, struct container *c, bool force, bool volumes, berr_t *err) {
   if (c->status == ST_RUNNING) {
     if (!force)
       return berr_set(err, BERR_CONFLICT,
@@ -1184,7 +1347,12 @@ int ctr_remove(struct ctr_store *st, struct container *c, bool force, berr_t *er
     }
     container_exited(st, c, true);
   }
-  return destroy(st, c, err);
+  c->remove_volumes = volumes;
+  if (destroy(st, c, err) < 0) { /* c is freed when it succeeds */
+    c->remove_volumes = false;
+    return -1;
+  }
+  return 0;
 }
 
 /* ---- views ------------------------------------------------------------------------ */
@@ -1364,7 +1532,7 @@ int ctr_exec(struct ctr_store *st, struct container *c, json_object *params, int
   char **env_req = NULL;
   int r = -1;
   json_object *env = NULL;
-  if (param_strv(params, "cmd", &ex.argv, err) < 0 || param_strv(params, "env", &env_req, err) < 0 ||
+  if (param_strv_limited(params, "cmd", &ex.argv, err) < 0 || param_strv_limited(params, "env", &env_req, err) < 0 ||
       param_string(params, "workdir", false, &workdir, err) < 0 ||
       param_string(params, "user", false, &user, err) < 0 ||
       param_bool(params, "tty", false, &ex.tty, err) < 0 ||

@@ -46,8 +46,9 @@ int ctr_start(struct ctr_store *st, struct container *c, int attach_fd,
 /* SIGTERM now, SIGKILL after timeout_ms. The caller parks its reply with ctr_on_exit. */
 int ctr_stop(struct ctr_store *st, struct container *c, int64_t timeout_ms, berr_t *err);
 int ctr_kill(struct ctr_store *st, struct container *c, int sig, berr_t *err);
-/* Unmounts, deletes the cgroup and the directory, and frees c. */
-int ctr_remove(struct ctr_store *st, struct container *c, bool force, berr_t *err);
+/* Unmounts, deletes the cgroup and the directory, and frees c. volumes (rm -v)
+ * also deletes its anonymous volumes that no other container uses (anonvol.h). */
+int ctr_remove(struct ctr_store *st, struct container *c, bool force, bool volumes, berr_t *err);
 
 /* ContainerInfo (docs/protocol.md), with the resolved spec when with_spec. */
 json_object *ctr_info(struct ctr_store *st, const struct container *c, bool with_spec);

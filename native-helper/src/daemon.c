@@ -17,6 +17,7 @@
 #include "image.h"
 #include "layerfacts.h"
 #include "network.h"
+#include "peer.h"
 #include "protocol.h"
 #include "runtime.h"
 #include "server.h"
@@ -24,6 +25,7 @@
 #include "worker.h"
 #include "restart.h"
 #include "usermounts.h"
+#include "userpath.h"
 #include "volume-methods.h"
 
 struct daemon {
@@ -136,6 +138,20 @@ static enum outcome m_image_inspect(struct call *c, json_object **result, berr_t
   return image_inspect(c->d->opts->root, ref, result, err) < 0 ? FAIL : REPLY;
 }
 
+/* Refuses an output path that exists, as the client sees it (with its
+ * permissions: berthd does not tell it about files it cannot see). */
+static int output_path_free(struct call *c, const char *method, const char *path, berr_t *err) {
+  struct peer_id who;
+  struct stat st;
+  if (peer_id_from_socket(conn_fd(c->conn), &who, err) < 0)
+    return -1;
+  if (userpath_lstat(&who, path, &st) == 0)
+    return berr_set(err, BERR_CONFLICT, "%s: `%s` exists; give a new path", method, path);
+  if (errno != ENOENT)
+    return userpath_error(err, &who, errno, "write", path);
+  return 0;
+}
+
 /* What a worker gets: the daemon (a copy, read-only in the child) and the
  * request's params. */
 struct work {
@@ -230,10 +246,8 @@ static enum outcome m_image_save(struct call *c, json_object **result, berr_t *e
     berr_set(err, BERR_BAD_REQUEST, "image.save: `path` must be an absolute path on the helper's machine");
     return FAIL;
   }
-  if (access(path, F_OK) == 0) {
-    berr_set(err, BERR_CONFLICT, "image.save: `%s` exists; give a new path", path);
+  if (output_path_free(c, "image.save", path, err) < 0)
     return FAIL;
-  }
   return spawn_worker(c, w_image_save, err);
 }
 
@@ -311,16 +325,14 @@ static enum outcome m_create(struct call *c, json_object **result, berr_t *err) 
   return REPLY;
 }
 
-static enum outcome start(struct call *c, struct container *ctr, bool attach, bool remove_on_fail,
-                          json_object **result, berr_t *err) {
+static enum outcome start(struct call *c, struct container *ctr, bool attach, const struct term_size *term,
+                          bool remove_on_fail, json_object **result, berr_t *err) {
   int ctl = -1;
-  struct term_size term;
-  if (term_size_param(c->params, &term, err) < 0)
-    return FAIL;
-  if (ctr_start(c->d->store, ctr, attach ? conn_fd(c->conn) : -1, &term, &ctl, err) < 0) {
+  if (ctr_start(c->d->store, ctr, attach ? conn_fd(c->conn) : -1, term, &ctl, err) < 0) {
     if (remove_on_fail) {
       berr_t e2;
-      if (ctr_remove(c->d->store, ctr, true, &e2) < 0)
+      /* nothing of it is left: its anonymous volumes are new too */
+      if (ctr_remove(c->d->store, ctr, true, true, &e2) < 0)
         berthd_log("removing a container that failed to start: %s", e2.msg);
     }
     return FAIL;
@@ -336,20 +348,24 @@ static enum outcome start(struct call *c, struct container *ctr, bool attach, bo
 static enum outcome m_start(struct call *c, json_object **result, berr_t *err) {
   static const char *const keys[] = {"ref", "attach", "rows", "cols", NULL};
   struct container *ctr;
+  struct term_size term;
   bool attach;
   if (check_keys(c, "container.start", keys, err) == FAIL ||
-      param_bool(c->params, "attach", false, &attach, err) < 0 || find(c, &ctr, err) < 0)
+      param_bool(c->params, "attach", false, &attach, err) < 0 || term_size_param(c->params, &term, err) < 0 ||
+      find(c, &ctr, err) < 0)
     return FAIL;
-  return start(c, ctr, attach, false, result, err);
+  return start(c, ctr, attach, &term, false, result, err);
 }
 
 static enum outcome m_run(struct call *c, json_object **result, berr_t *err) {
   struct container *ctr;
+  struct term_size term;
   bool attach;
-  if (param_bool(c->params, "attach", false, &attach, err) < 0 ||
+  /* everything that can be refused before the container exists */
+  if (param_bool(c->params, "attach", false, &attach, err) < 0 || term_size_param(c->params, &term, err) < 0 ||
       ctr_create(c->d->store, c->params, true, &ctr, err) < 0)
     return FAIL;
-  return start(c, ctr, attach, true, result, err);
+  return start(c, ctr, attach, &term, true, result, err);
 }
 
 static enum outcome m_stop(struct call *c, json_object **result, berr_t *err) {
@@ -386,15 +402,16 @@ static enum outcome m_kill(struct call *c, json_object **result, berr_t *err) {
 }
 
 static enum outcome m_remove(struct call *c, json_object **result, berr_t *err) {
-  static const char *const keys[] = {"ref", "force", NULL};
+  static const char *const keys[] = {"ref", "force", "volumes", NULL};
   struct container *ctr;
-  bool force;
+  bool force, volumes;
   if (check_keys(c, "container.remove", keys, err) == FAIL ||
-      param_bool(c->params, "force", false, &force, err) < 0 || find(c, &ctr, err) < 0)
+      param_bool(c->params, "force", false, &force, err) < 0 ||
+      param_bool(c->params, "volumes", false, &volumes, err) < 0 || find(c, &ctr, err) < 0)
     return FAIL;
   char id[65];
   snprintf(id, sizeof id, "%s", ctr_id(ctr));
-  if (ctr_remove(c->d->store, ctr, force, err) < 0)
+  if (ctr_remove(c->d->store, ctr, force, volumes, err) < 0)
     return FAIL;
   *result = json_object_new_object();
   json_object_object_add(*result, "id", json_object_new_string(id));
@@ -638,10 +655,8 @@ static enum outcome m_container_export(struct call *c, json_object **result, ber
     berr_set(err, BERR_BAD_REQUEST, "container.export: `path` must be an absolute path on the helper's machine");
     return FAIL;
   }
-  if (access(path, F_OK) == 0 || errno != ENOENT) {
-    berr_set(err, BERR_CONFLICT, "container.export: `%s` exists; give a new path", path);
+  if (output_path_free(c, "container.export", path, err) < 0)
     return FAIL;
-  }
   return spawn_worker(c, w_container_export, err);
 }
 
@@ -858,6 +873,11 @@ static int lock_store(const char *root, int *fd_out, berr_t *err) {
   return 0;
 }
 
+static bool in_container(void *ctx, pid_t pid, char *what, size_t size) {
+  struct daemon *d = ctx;
+  return peer_in_container(&d->cg_env, pid, what, size);
+}
+
 int daemon_run(const struct daemon_opts *opts, berr_t *err) {
   struct daemon d = {.opts = opts};
   int ret = -1, lock_fd = -1;
@@ -878,6 +898,7 @@ int daemon_run(const struct daemon_opts *opts, berr_t *err) {
       .has_serve_gid = opts->has_serve_gid,
       .serve_gid = opts->serve_gid,
       .on_line = on_line,
+      .peer_in_container = in_container,
       .ctx = &d,
   };
   /* the socket first: it refuses to start next to a running berthd, which

@@ -58,8 +58,9 @@ static _Noreturn void session_main(struct session *s) {
       session_fail(s, &err);
     }
   }
-  /* the cgroup first: once in the container's cgroup namespace, its files are out of reach */
-  if (cgroup_add_pid(s->cg, getpid(), &err) < 0)
+  /* the cgroup first: once in the container's cgroup namespace, its files are out of reach
+   * (by itself: one thread, no RCU grace period to wait for, cgroup-join.c) */
+  if (cgroup_join_self(s->cg, &err) < 0)
     session_fail(s, &err);
   /* the user namespace (joined last) is for the exec'd process only: this
    * session stays host root to relay */
@@ -82,6 +83,7 @@ static _Noreturn void session_main(struct session *s) {
       session_fail(s, &err);
     child_io[0] = child_io[1] = child_io[2] = slave;
     r.tty = true;
+    r.hangup_on_detach = true;
     r.out_fd[0] = master;
     if (ex->open_stdin && (r.in_fd = fcntl(master, F_DUPFD_CLOEXEC, 3)) < 0) {
       berr_sys(&err, errno, "dup the PTY master");
@@ -128,7 +130,8 @@ static _Noreturn void session_main(struct session *s) {
     struct proc_final f = {.argv = ex->argv, .env = ex->env,
                            .workdir = ex->workdir ? ex->workdir : "/", .uid = ex->uid,
                            .gid = ex->gid, .user_name = ex->user_name,
-                           .in_userns = spec->ns[NS_USER], .sync_fd = sync[1]};
+                           .in_userns = spec->ns[NS_USER], .host_mounts = !spec->ns[NS_MNT],
+                           .sync_fd = sync[1]};
     proc_exec(&f);
   }
   close(sync[1]);

@@ -5,10 +5,12 @@
  * dirs in tmp/ whose owner still holds their flock stay; so do partial
  * uploads that are being written or that a held lease names (a pull that
  * may resume). Debris not named by a digest goes once IMAGE_GC_GRACE_SECONDS
- * old. */
+ * old, or at once when it is a temp file whose writer is gone. */
 #include <dirent.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +51,61 @@ static bool stale(const char *path, time_t now, int grace) {
   return lstat(path, &st) == 0 && now - st.st_mtime >= grace;
 }
 
+/* Whether pid may still be the process that last wrote a file at mtime: it exists,
+ * is not a zombie, and started before that write (PIDs come round again). */
+static bool may_be_writer(long pid, time_t mtime) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return errno != ENOENT && errno != ESRCH;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0)
+    return false;
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')'); /* the name may hold spaces and ')' */
+  if (!p || p[1] != ' ' || p[2] == '\0')
+    return true; /* unreadable: assume it is */
+  if (p[2] == 'Z' || p[2] == 'X')
+    return false; /* dead, not yet reaped */
+  p += 2;
+  for (int field = 3; field < 22 && p; field++) /* field 22: start time, in ticks since boot */
+    if ((p = strchr(p, ' ')))
+      p++;
+  if (!p)
+    return true;
+  unsigned long long ticks = strtoull(p, NULL, 10);
+  cleanup_free char *st = NULL;
+  berr_t e;
+  long hz = sysconf(_SC_CLK_TCK);
+  if (hz <= 0 || read_file("/proc/stat", 1 << 20, &st, NULL, &e) < 0)
+    return true;
+  const char *bt = strstr(st, "\nbtime ");
+  if (!bt)
+    return true;
+  time_t started = (time_t)strtoll(bt + 7, NULL, 10) + (time_t)(ticks / (unsigned long long)hz);
+  return started <= mtime + 1;
+}
+
+/* `<name>.tmp.<pid>` (write_file_atomic's, a blob copy's) whose writer is gone: a
+ * worker killed mid-write left it; debris at once, however young. */
+static bool dead_writers_tmp(const char *dir, const char *name) {
+  const char *t = strstr(name, ".tmp.");
+  if (!t || !isdigit((unsigned char)t[5]))
+    return false;
+  char *end = NULL;
+  errno = 0;
+  long pid = strtol(t + 5, &end, 10);
+  if (errno || *end || pid <= 0 || pid > INT_MAX)
+    return false;
+  struct stat sb;
+  cleanup_free char *p = NULL;
+  if (asprintf(&p, "%s/%s", dir, name) < 0 || lstat(p, &sb) < 0)
+    return false;
+  return !may_be_writer(pid, sb.st_mtime);
+}
+
 struct sweep {
   const char *root;
   json_object *keep;   /* referenced by a remaining image or named by a held lease */
@@ -85,7 +142,8 @@ static int sweep_blobs(struct sweep *s, berr_t *err) {
     if (asprintf(&p, "%s/%s", dir, de->d_name) < 0)
       return berr_sys(err, ENOMEM, "prune");
     /* not a digest: a temp file of an interrupted write */
-    bool go = digest_is_valid(digest) ? may_go(s, digest) : stale(p, s->now, s->grace);
+    bool go = digest_is_valid(digest) ? may_go(s, digest)
+                                      : dead_writers_tmp(dir, de->d_name) || stale(p, s->now, s->grace);
     if (go && remove_path(s, p, err) < 0)
       return -1;
   }
@@ -114,7 +172,7 @@ static int sweep_layers(struct sweep *s, berr_t *err) {
     if ((tree || meta) && digest_is_valid(digest)) {
       go = may_go(s, digest); /* a tree and its meta go together */
     } else {
-      go = stale(p, s->now, s->grace);
+      go = dead_writers_tmp(dir, de->d_name) || stale(p, s->now, s->grace);
     }
     if (go && remove_path(s, p, err) < 0)
       return -1;

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@
 
 #include "cleanup.h"
 #include "image-internal.h"
+#include "userpath.h"
 #include "util.h"
 
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
@@ -38,14 +40,17 @@
 
 struct member {
   char *name;  /* cleaned path inside the archive or layout */
-  char *file;  /* staged copy (archives) */
+  char *file;  /* staged copy (archives); /proc/self/fd/N of fd (layouts) */
+  int fd;      /* layouts: the file, opened as the client; -1 */
   char *link;  /* symlink or hardlink target, cleaned */
   char digest[DIGEST_STR_LEN + 1];
   uint64_t size;
 };
 
 struct source {
-  const char *path;   /* what the user gave */
+  const char *path;   /* what the user gave (for messages) */
+  const char *open_path; /* where it is read: /proc/self/fd/N of fd */
+  int fd;             /* the file or directory, opened as the client (userpath.h) */
   bool is_dir;        /* a layout directory, read in place */
   char *work;         /* the import's work dir */
   struct member *m;
@@ -59,6 +64,8 @@ static void source_free(struct source *s) {
     free(s->m[i].name);
     free(s->m[i].file);
     free(s->m[i].link);
+    if (s->m[i].fd >= 0)
+      close(s->m[i].fd);
   }
   free(s->m);
   s->m = NULL;
@@ -141,6 +148,7 @@ static struct member *add_member(struct source *s, const char *name, berr_t *err
   }
   struct member *m = &s->m[s->n];
   memset(m, 0, sizeof *m);
+  m->fd = -1;
   m->name = strdup(name);
   if (!m->name) {
     berr_sys(err, ENOMEM, "archive members");
@@ -222,7 +230,7 @@ static int stage_entry(struct source *s, struct archive *a, struct member *m, co
 /* Reads the archive once, staging every regular member. */
 static int stage_archive(struct source *s, berr_t *err) {
   struct stat st;
-  if (stat(s->path, &st) < 0)
+  if (stat(s->open_path, &st) < 0)
     return berr_sys(err, errno, "stat `%s`", s->path);
   struct archive *a = archive_read_new();
   if (!a)
@@ -234,7 +242,7 @@ static int stage_archive(struct source *s, berr_t *err) {
   archive_read_support_filter_bzip2(a);
   archive_read_support_filter_xz(a);
   archive_read_support_format_tar(a);
-  if (archive_read_open_filename(a, s->path, IO_BUF) != ARCHIVE_OK) {
+  if (archive_read_open_filename(a, s->open_path, IO_BUF) != ARCHIVE_OK) {
     berr_set(err, BERR_INVALID, "`%s` is not a tar archive: %s", s->path, archive_error_string(a));
     goto out;
   }
@@ -331,27 +339,39 @@ static const char *member_file(struct source *s, const char *name, struct member
     struct member *m = add_member(s, clean, err);
     if (!m)
       return NULL;
-    if (!m->file && asprintf(&m->file, "%s/%s", s->path, clean) < 0) {
-      m->file = NULL;
-      berr_sys(err, ENOMEM, "path");
-      return NULL;
+    /* a layout's files are the user's: opened with the client's permissions,
+     * inside the layout (no symlink or `..` out of it), regular files only */
+    if (m->fd < 0) {
+      int fd = userpath_openat_beneath(userpath_client(), s->fd, clean, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+      if (fd < 0) {
+        int e = errno;
+        if (e == EXDEV || e == ELOOP) {
+          berr_set(err, BERR_INVALID, "`%s`: `%s` leads out of the layout (a symlink?)", s->path, clean);
+        } else if (e == ENOENT || e == ENOTDIR) {
+          berr_sys(err, e, "`%s`: `%s` is missing from the layout", s->path, clean);
+        } else {
+          char full[PATH_MAX];
+          snprintf(full, sizeof full, "%s/%s", s->path, clean);
+          userpath_error(err, userpath_client(), e, "read", full);
+        }
+        return NULL;
+      }
+      struct stat st;
+      if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        berr_set(err, BERR_INVALID, "`%s`: `%s` is not a regular file", s->path, clean);
+        return NULL;
+      }
+      free(m->file);
+      if (asprintf(&m->file, "/proc/self/fd/%d", fd) < 0) {
+        m->file = NULL;
+        close(fd);
+        berr_sys(err, ENOMEM, "path");
+        return NULL;
+      }
+      m->fd = fd;
+      m->size = (uint64_t)st.st_size;
     }
-    /* a layout's files are the user's: regular files only, inside the layout */
-    struct stat st;
-    if (lstat(m->file, &st) < 0) {
-      berr_sys(err, errno, "`%s`: `%s` is missing from the layout", s->path, clean);
-      return NULL;
-    }
-    cleanup_free char *real = realpath(m->file, NULL), *top = realpath(s->path, NULL);
-    if (!real || !top || strncmp(real, top, strlen(top)) || real[strlen(top)] != '/') {
-      berr_set(err, BERR_INVALID, "`%s`: `%s` leads out of the layout (a symlink?)", s->path, clean);
-      return NULL;
-    }
-    if (!S_ISREG(st.st_mode)) {
-      berr_set(err, BERR_INVALID, "`%s`: `%s` is not a regular file", s->path, clean);
-      return NULL;
-    }
-    m->size = (uint64_t)st.st_size;
     if (out)
       *out = m;
     return m->file;
@@ -1074,7 +1094,7 @@ static int import_rootfs(struct import *im, const char *tar_path, const char *re
       berr_sys(err, ENOMEM, "import");
       goto out;
     }
-    if (progress(&im->src, "read", tar_path, -1, -1, err) < 0 || decompress_to(tar_path, plain, err) < 0)
+    if (progress(&im->src, "read", im->src.path, -1, -1, err) < 0 || decompress_to(tar_path, plain, err) < 0)
       goto out;
     layer_file = plain;
   }
@@ -1189,22 +1209,27 @@ static int run_import(const char *root, const char *path, enum format f, const c
                       image_progress_fn prog, void *pctx, json_object **out, bool summary_only, berr_t *err) {
   if (!path || path[0] != '/')
     return berr_set(err, BERR_BAD_REQUEST, "`path` must be an absolute path on the helper's machine");
+  /* opened with the client's permissions, then read through that fd only (a
+   * FIFO must not block: O_NONBLOCK, and it is neither a file nor a dir) */
+  cleanup_close int src_fd = userpath_open(userpath_client(), path, O_RDONLY | O_NONBLOCK | O_NOCTTY, 0, "read", err);
+  if (src_fd < 0)
+    return -1;
+  char src[32];
+  userpath_fd_path(src_fd, src);
   struct stat st;
-  if (stat(path, &st) < 0)
+  if (fstat(src_fd, &st) < 0)
     return berr_sys(err, errno, "`%s`", path);
   if (f == F_AUTO) {
     if (S_ISDIR(st.st_mode)) {
-      cleanup_free char *layout = NULL;
-      if (asprintf(&layout, "%s/oci-layout", path) < 0)
-        return berr_sys(err, ENOMEM, "import");
-      if (access(layout, F_OK) < 0)
+      struct stat lst;
+      if (fstatat(src_fd, "oci-layout", &lst, AT_SYMLINK_NOFOLLOW) < 0)
         return berr_set(err, BERR_INVALID,
                         "`%s` is a directory without an oci-layout file: not an OCI image layout (import "
                         "a tarball of a root filesystem instead)",
                         path);
       f = F_OCI;
     } else if (S_ISREG(st.st_mode)) {
-      if (detect_tar(path, &f, err) < 0)
+      if (detect_tar(src, &f, err) < 0)
         return -1;
     } else {
       return berr_set(err, BERR_INVALID, "`%s` is neither a file nor a directory", path);
@@ -1217,7 +1242,9 @@ static int run_import(const char *root, const char *path, enum format f, const c
   if (config && f != F_ROOTFS)
     return berr_set(err, BERR_INVALID, "`config` applies to rootfs imports only; `%s` is %s", path, format_name(f));
 
-  struct import im = {.root = root, .src = {.path = path, .is_dir = f == F_OCI, .progress = prog, .pctx = pctx}};
+  struct import im = {.root = root,
+                      .src = {.path = path, .open_path = src, .fd = src_fd, .is_dir = f == F_OCI,
+                              .progress = prog, .pctx = pctx}};
   cleanup_free char *work = NULL;
   cleanup_close int work_fd = image_tmp_create(root, "import", &work, err);
   if (work_fd < 0)
@@ -1226,7 +1253,7 @@ static int run_import(const char *root, const char *path, enum format f, const c
   int r = -1;
   json_object *sum = NULL;
   if (f == F_ROOTFS) {
-    r = import_rootfs(&im, path, ref, config, &sum, err);
+    r = import_rootfs(&im, src, ref, config, &sum, err);
     if (r == 0 && summary_only) {
       *out = sum;
     } else if (r == 0) {
@@ -1257,8 +1284,17 @@ static int run_import(const char *root, const char *path, enum format f, const c
       r = import_commit(&im, out, err);
   }
 out:
-  if (r < 0)
+  if (r < 0) {
     import_rollback(&im);
+    /* messages name what the user gave, not the fds it is read through */
+    for (size_t i = 0; i < im.src.n; i++)
+      if (im.src.m[i].fd >= 0) {
+        char full[PATH_MAX];
+        snprintf(full, sizeof full, "%s/%s", path, im.src.m[i].name);
+        userpath_unalias(err, im.src.m[i].file, full);
+      }
+    userpath_unalias(err, src, path);
+  }
   import_free(&im);
   berr_t ignored;
   rm_rf(work, &ignored);

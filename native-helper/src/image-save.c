@@ -18,6 +18,7 @@
 
 #include "cleanup.h"
 #include "image-internal.h"
+#include "userpath.h"
 #include "util.h"
 
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
@@ -252,15 +253,19 @@ int image_save(const char *root, const char *const *refs, const char *path, imag
     return berr_set(err, BERR_LIMIT, "`refs` names %zu images; at most %d", nrefs, MAX_SAVE_REFS);
   if (!path || path[0] != '/' || strlen(path) > 4000)
     return berr_set(err, BERR_BAD_REQUEST, "`path` must be an absolute path on the helper's machine");
+  /* the archive is the client's: made, renamed and removed with its permissions */
+  const struct peer_id *who = userpath_client();
   struct stat st;
-  if (lstat(path, &st) == 0)
+  if (userpath_lstat(who, path, &st) == 0)
     return berr_set(err, BERR_CONFLICT, "`%s` exists; give a new path (berth never overwrites a file)", path);
+  if (errno != ENOENT)
+    return userpath_error(err, who, errno, "write", path);
   cleanup_free char *dcopy = strdup(path), *bcopy = strdup(path);
   if (!dcopy || !bcopy)
     return berr_sys(err, ENOMEM, "save");
   const char *dir = dirname(dcopy), *base = basename(bcopy);
-  if (stat(dir, &st) < 0)
-    return berr_sys(err, errno, "the directory `%s` of the archive", dir);
+  if (userpath_lstat(who, dir, &st) < 0)
+    return userpath_error(err, who, errno, "write into", dir);
 
   struct save s = {.progress = prog, .pctx = pctx};
   int ret = -1;
@@ -288,9 +293,9 @@ int image_save(const char *root, const char *const *refs, const char *path, imag
     berr_sys(err, ENOMEM, "save");
     goto out;
   }
-  fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  fd = userpath_open(who, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0644, "create", err);
   if (fd < 0) {
-    berr_sys(err, errno, "create `%s`", tmp);
+    userpath_unalias(err, tmp, path);
     free(tmp);
     tmp = NULL;
     goto out;
@@ -328,11 +333,11 @@ int image_save(const char *root, const char *const *refs, const char *path, imag
     berr_sys(err, errno, "fsync `%s`", tmp);
     goto out;
   }
-  if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) < 0) {
+  if (userpath_rename_noreplace(who, tmp, path) < 0) {
     if (errno == EEXIST)
       berr_set(err, BERR_CONFLICT, "`%s` appeared while the archive was written; give a new path", path);
     else
-      berr_sys(err, errno, "rename `%s` to `%s`", tmp, path);
+      userpath_error(err, who, errno, "rename the archive to", path);
     goto out;
   }
   free(tmp);
@@ -345,7 +350,7 @@ out:
   if (a)
     archive_write_free(a);
   if (tmp)
-    unlink(tmp);
+    userpath_unlink(who, tmp);
   save_free(&s);
   return ret;
 }

@@ -20,6 +20,7 @@
 
 #include "cleanup.h"
 #include "digest.h"
+#include "image-volumes.h"
 #include "layer.h"
 #include "util.h"
 
@@ -765,6 +766,9 @@ int image_apply_config(json_object *c, json_object *req, berr_t *err) {
             r = berr_set(err, BERR_BAD_REQUEST, "config.Labels[`%.60s`] must be a string", lk);
         }
       }
+    } else if (!strcmp(key, "Volumes")) {
+      if (val)
+        r = image_volumes_check(val, err);
     } else if (!strcmp(key, "ExposedPorts")) {
       json_object_put(set);
       set = NULL;
@@ -773,7 +777,7 @@ int image_apply_config(json_object *c, json_object *req, berr_t *err) {
     } else {
       r = berr_set(err, BERR_BAD_REQUEST,
                    "config: unknown field `%.60s` (Cmd, Entrypoint, Env, WorkingDir, User, "
-                   "ExposedPorts, Labels, StopSignal)",
+                   "ExposedPorts, Volumes, Labels, StopSignal)",
                    key);
     }
     if (r < 0) {

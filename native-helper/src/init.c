@@ -8,18 +8,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "caps.h"
+#include "cgroup.h"
+#include "cleanup.h"
+#include "exec.h"
+#include "fdpass.h"
 #include "mounts.h"
 #include "network.h"
 #include "pty.h"
+#include "rootfs-path.h"
+#include "seccomp.h"
 #include "usermounts.h"
 #include "util.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define DB_MAX (16 << 20) /* bytes of /etc/passwd or /etc/group read at most */
 
 _Noreturn void proc_fail(int sync_fd, const char *step, const berr_t *err) {
   char msg[SYNC_MSG_MAX];
@@ -106,12 +115,34 @@ static int exec_path(char *const *argv, char *const *env, berr_t *err) {
  * container, after pivot_root: its own files, never the host's. */
 static int db_lookup(const char *file, const char *name, unsigned long *f2, unsigned long *f3,
                      berr_t *err) {
-  FILE *fp = fopen(file, "re");
-  if (!fp)
+  /* The container may have made it anything: a FIFO or a device would block
+   * or never end (and the start or exec waits for us), so a regular file
+   * only, read up to DB_MAX bytes. */
+  int fd = open(file, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0)
     return berr_sys(err, errno, "open the image's `%s` to look up `%s`", file, name);
+  struct stat st;
+  if (fstat(fd, &st) < 0) {
+    int e = errno;
+    close(fd);
+    return berr_sys(err, e, "fstat the image's `%s`", file);
+  }
+  if (!S_ISREG(st.st_mode)) {
+    close(fd);
+    return berr_set(err, BERR_INVALID, "the image's `%s` is not a regular file; cannot look up `%s` in it",
+                    file, name);
+  }
+  FILE *fp = fdopen(fd, "r");
+  if (!fp) {
+    int e = errno;
+    close(fd);
+    return berr_sys(err, e, "fdopen the image's `%s`", file);
+  }
   char line[1024];
+  size_t read_bytes = 0;
   int r = berr_set(err, BERR_INVALID, "no `%s` in the image's %s", name, file);
-  while (fgets(line, sizeof line, fp)) {
+  while (read_bytes < DB_MAX && fgets(line, sizeof line, fp)) {
+    read_bytes += strlen(line) + 1;
     char *fields[4] = {0};
     char *p = line;
     for (int i = 0; i < 4 && p; i++) {
@@ -158,21 +189,50 @@ static int resolve_user(const char *spec, uid_t *uid, gid_t *gid, berr_t *err) {
   return 0;
 }
 
+/* The working directory, looked up inside the container's root: no symlink
+ * leads out of it and no /proc magic link (/proc/self/fd/N, /proc/1/cwd)
+ * reaches a file berthd holds or a directory of the host. */
+static int chdir_inside(const char *workdir, berr_t *err) {
+  cleanup_close int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0)
+    return berr_sys(err, errno, "open the container's `/`");
+  cleanup_close int dir = rootfs_open(root, workdir, ROOTFS_LOOKUP, err);
+  if (dir < 0) {
+    if (err->errnum == ELOOP)
+      return berr_set(err, BERR_INVALID,
+                      "the working directory `%s` goes through a /proc magic link or too many "
+                      "symlinks; give a directory of the container",
+                      workdir);
+    if (err->kind == BERR_NOT_FOUND)
+      err->kind = BERR_INVALID;
+    return berr_wrap(err, "the working directory");
+  }
+  if (fchdir(dir) < 0) {
+    int e = errno;
+    berr_sys(err, e, "chdir to the working directory `%s`", workdir);
+    if (e == ENOTDIR)
+      err->kind = BERR_INVALID;
+    return -1;
+  }
+  return 0;
+}
+
 _Noreturn void proc_exec(struct proc_final *f) {
   berr_t err;
   berr_clear(&err);
+  /* nothing of the runtime's reaches the command: no fd but its stdio (and
+   * the sync socket, closed by the execve) */
+  int keep[] = {f->sync_fd};
+  runtime_close_fds_except(keep, 1);
   /* before the switch to the user: a workdir only root may enter still works */
-  if (chdir(f->workdir) < 0) {
-    int e = errno;
-    berr_sys(&err, e, "chdir to the working directory `%s`", f->workdir);
-    if (e == ENOENT || e == ENOTDIR)
-      err.kind = BERR_INVALID;
+  if (chdir_inside(f->workdir, &err) < 0)
     proc_fail(f->sync_fd, "workdir", &err);
-  }
   if (f->user_name && f->user_name[0] && resolve_user(f->user_name, &f->uid, &f->gid, &err) < 0)
     proc_fail(f->sync_fd, "user", &err);
-  if (caps_apply(f->uid, f->gid, f->in_userns, &err) < 0)
+  if (caps_apply(f->uid, f->gid, f->in_userns, f->host_mounts, &err) < 0)
     proc_fail(f->sync_fd, "capabilities", &err);
+  if (seccomp_confine(&err) < 0)
+    proc_fail(f->sync_fd, "seccomp", &err);
   char msg[1 + sizeof f->times];
   msg[0] = SYNC_OK;
   f->times.exec_start = mono_us();
@@ -212,13 +272,14 @@ static int loopback_up(berr_t *err) {
   return r;
 }
 
-static void wait_go(int sync_fd) {
+/* Waits for the monitor's message `want` (SYNC_GO). */
+static void wait_for(int sync_fd, char want) {
   char c = 0;
   ssize_t n;
   do
     n = recv(sync_fd, &c, 1, 0);
   while (n < 0 && errno == EINTR);
-  if (n != 1 || c != SYNC_GO)
+  if (n != 1 || c != want)
     _exit(127); /* the monitor is gone or gave up on us */
 }
 
@@ -236,7 +297,7 @@ _Noreturn void init_main(const struct init_args *a) {
       .userns_fd = a->userns_fd};
   struct proc_final f = {.argv = s->argv, .env = s->env, .workdir = s->workdir ? s->workdir : "/",
                          .uid = s->uid, .gid = s->gid, .user_name = s->user_name,
-                         .in_userns = s->ns[NS_USER],
+                         .in_userns = s->ns[NS_USER], .host_mounts = !s->ns[NS_MNT],
                          .sync_fd = a->sync_fd};
   int64_t t0 = mono_us();
   if (mounts_setup(&rc, &err) < 0)
@@ -251,12 +312,37 @@ _Noreturn void init_main(const struct init_args *a) {
   int64_t t2 = mono_us();
   if (mounts_mask(&err) < 0)
     proc_fail(a->sync_fd, "mounts", &err);
+  if (a->mntns_fd >= 0) {
+    /* the monitor holds it past our exit (runtime.c) */
+    int ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+    if (ns < 0) {
+      berr_sys(&err, errno, "open `/proc/self/ns/mnt`");
+      proc_fail(a->sync_fd, "mounts", &err);
+    }
+    int sent = fdpass_send(a->mntns_fd, SYNC_MNTNS, &ns, 1, &err);
+    close(ns);
+    close(a->mntns_fd);
+    if (sent < 0)
+      proc_fail(a->sync_fd, "mounts", &err);
+  }
   int64_t t3 = mono_us();
   f.times.mounts_us = (t1 - t0) + (t3 - t2);
   f.times.pivot_root_us = t2 - t1;
-  /* the monitor moved us into the cgroup meanwhile; wait for that before the
-   * cgroup namespace is made, so its root is the container's cgroup */
-  wait_go(a->sync_fd);
+  /* the monitor made the cgroup meanwhile and sends the files to join it by
+   * (SYNC_CGROUP): joined before anything of the image's runs */
+  int cg_fds[FDPASS_MAX];
+  char tag = 0;
+  berr_t gone;
+  int n_cg = fdpass_recv(a->sync_fd, &tag, cg_fds, FDPASS_MAX, false, &gone);
+  if (n_cg < 0 || tag != SYNC_CGROUP)
+    _exit(127); /* the monitor is gone or gave up on us */
+  int64_t tc = mono_us();
+  if (cgroup_join_fds(cg_fds, n_cg, &err) < 0)
+    proc_fail(a->sync_fd, "cgroup", &err);
+  f.times.cgroup_us = mono_us() - tc;
+  /* the network is set up outside (veth) before we go on; the cgroup namespace
+   * is made after the join, so its root is the container's cgroup */
+  wait_for(a->sync_fd, SYNC_GO);
   if (s->ns[NS_CGROUP] && unshare(CLONE_NEWCGROUP) < 0) {
     berr_sys(&err, errno, "unshare cgroup namespace");
     proc_fail(a->sync_fd, "cgroup namespace", &err);
@@ -278,7 +364,9 @@ int sync_wait_exec(int sync_fd, struct init_times *times, berr_t *err) {
     char msg[SYNC_MSG_MAX + 1];
     ssize_t n = recv(sync_fd, msg, sizeof msg - 1, 0);
     if (n < 0) {
-      if (errno == EINTR)
+      /* ECONNRESET: the child exited with our messages to it unread; the
+       * kernel says so once, and what it sent before is still queued */
+      if (errno == EINTR || errno == ECONNRESET)
         continue;
       return berr_sys(err, errno, "read the start report");
     }

@@ -13,13 +13,16 @@
 #include "spec.h"
 
 /* Sync socket messages (SOCK_SEQPACKET). */
-#define SYNC_GO 'G'    /* parent -> child: cgroup joined */
+#define SYNC_CGROUP 'C' /* parent -> child: the cgroup's files to join it by (fdpass.h) */
+#define SYNC_GO 'G'    /* parent -> child: set up outside (cgroup, network): go on */
 #define SYNC_OK 'O'    /* child -> parent: struct init_times follows; execve is next */
 #define SYNC_ERR 'E'   /* child -> parent: "step: message" follows */
+#define SYNC_MNTNS 'N' /* child -> parent, on mntns_fd: its mount namespace (fdpass.h) */
 #define SYNC_MSG_MAX (BERR_MSG_MAX + 64)
 
 struct init_times {
   int64_t mounts_us, pivot_root_us;
+  int64_t cgroup_us;   /* joining the cgroup (cgroup_join_fds) */
   int64_t exec_start;  /* mono_us() just before execve */
 };
 
@@ -33,9 +36,16 @@ struct init_args {
   int sync_fd;
   int userns_fd;         /* >= 0: the user namespace to join once set up */
   const struct net_attach *net; /* eth0 and the network files (network.h), or NULL */
+  int mntns_fd;          /* >= 0: where to send the mount namespace once set up */
 };
 
-/* The init process after clone: never returns. */
+/* The init process after clone: never returns. It may run in the monitor's
+ * memory (runtime.c clone_init_vm: CLONE_VM | CLONE_VFORK, the monitor
+ * suspended until the execve or the exit), on a stack of INIT_STACK_BYTES: it
+ * must change nothing the monitor keeps (no globals, nothing reached through
+ * `a` but its own fields' targets it was given to use), start no thread, and
+ * end in execve or _exit. */
+#define INIT_STACK_BYTES (1 << 20)
 _Noreturn void init_main(const struct init_args *a);
 
 /* What the init and exec sessions share after their setup. */
@@ -47,6 +57,7 @@ struct proc_final {
   gid_t gid;
   const char *user_name; /* "name[:group]" to look up in the container, or NULL / "" */
   bool in_userns;
+  bool host_mounts; /* the host's mount namespace (chrooted): no CAP_SYS_CHROOT */
   int sync_fd;
   struct init_times times;
 };

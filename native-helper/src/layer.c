@@ -48,6 +48,8 @@ struct source { /* the file as stored: blob digest, optional copy */
   int fd, copy_fd;
   struct digest blob;
   char *buf;
+  bool failed; /* source_cb failed: err says why (libarchive's filters may say "truncated") */
+  berr_t err;
 };
 
 static ssize_t read_retry(int fd, void *buf, size_t n) {
@@ -92,6 +94,9 @@ static la_ssize_t source_cb(struct archive *a, void *ud, const void **buf) {
   const char *p = NULL;
   ssize_t r = source_next(ud, &p, &e);
   if (r < 0) {
+    struct source *s = ud;
+    s->failed = true;
+    s->err = e;
     archive_set_error(a, e.errnum ? e.errnum : EIO, "%s", e.msg);
     return -1;
   }
@@ -160,10 +165,33 @@ static const char *clean_path(const char *in, char *out, size_t outlen) {
   return NULL;
 }
 
+/* The last parent directory check_parents walked and found made of
+ * directories only, up to the layer dir. Entries of one directory follow each
+ * other in a tar, and their walk is skipped while nothing has been written at
+ * that directory or at one of its parents since (parents_written). The
+ * extraction is the only writer in the layer dir. */
+static char clean_dir[PATH_MAXLEN];
+static size_t clean_len; /* 0: none */
+
+/* Something is made, replaced or removed at path: a directory walked before
+ * may now be a symlink or a file at or below it. */
+static void parents_written(const char *path) {
+  size_t n = strlen(path);
+  if (!strcmp(path, ".") || (clean_len >= n && !memcmp(clean_dir, path, n) &&
+                             (clean_dir[n] == '\0' || clean_dir[n] == '/')))
+    clean_len = 0;
+}
+
 /* Refuses a path whose directories (all components but the last) go
  * through a symlink or a non-directory on disk; missing ones are fine
  * (they will be made as directories). */
 static int check_parents(const char *path, const char *entry, berr_t *err) {
+  const char *slash = strrchr(path, '/');
+  size_t plen = slash ? (size_t)(slash - path) : 0;
+  if (plen == 0)
+    return 0;
+  if (plen == clean_len && !memcmp(path, clean_dir, plen))
+    return 0;
   char buf[PATH_MAXLEN];
   snprintf(buf, sizeof buf, "%s", path);
   for (char *p = strchr(buf, '/'); p; p = strchr(p + 1, '/')) {
@@ -181,6 +209,9 @@ static int check_parents(const char *path, const char *entry, berr_t *err) {
       return berr_set(err, BERR_INVALID, "entry `%s` refused: `%s` is not a directory", entry, buf);
     *p = '/';
   }
+  memcpy(clean_dir, path, plen); /* every parent is a directory */
+  clean_dir[plen] = '\0';
+  clean_len = plen;
   return 0;
 }
 
@@ -234,6 +265,7 @@ static int whiteout(const char *path, const char *entry, berr_t *err) {
     return berr_set(err, BERR_INVALID, "entry `%s` refused: whiteout of an invalid name", entry);
   char target[PATH_MAXLEN];
   snprintf(target, sizeof target, "%.*s%s", (int)dl, path, name);
+  parents_written(target);
   if (rm_rf(target, err) < 0)
     return berr_wrap(err, "entry `%s`", entry);
   if (mknod(target, S_IFCHR | 0000, makedev(0, 0)) < 0)
@@ -316,6 +348,7 @@ static int unpack_entry(struct unpack *u, struct archive_entry *e, berr_t *err) 
     return berr_set(err, BERR_INVALID, "entry `%s` refused: %s", entry, why);
   if (check_parents(path, entry, err) < 0)
     return -1;
+  parents_written(path);
   int w = whiteout(path, entry, err);
   if (w != 0)
     return w < 0 ? -1 : 0;
@@ -431,8 +464,11 @@ static int decompress(int fd, int copy_fd, int out, struct dreport *rep, berr_t 
   for (;;) {
     la_ssize_t n = archive_read_data(raw, buf, IO_BUF);
     if (n < 0) {
-      berr_set(err, BERR_INVALID, "decompress: %s",
-               archive_error_string(raw) ? archive_error_string(raw) : "read error");
+      if (src.failed) /* reading or copying the file, not its contents: e.g. a full disk */
+        *err = src.err;
+      else
+        berr_set(err, BERR_INVALID, "decompress: %s",
+                 archive_error_string(raw) ? archive_error_string(raw) : "read error");
       goto out;
     }
     if (n == 0)
@@ -508,6 +544,7 @@ static int unpack_in_child(int fd, int copy_fd, int64_t max_bytes, struct layer_
   int ret = -1;
   int data[2] = {-1, -1}, rep_pipe[2] = {-1, -1};
   pid_t dec = -1;
+  clean_len = 0; /* a new layer dir: nothing walked yet */
   struct stream mid = {.fd = -1, .buf = malloc(IO_BUF),
                        .cap = (uint64_t)max_bytes * 2 + (64u << 20)};
   struct archive *tar = archive_read_new(), *disk = archive_write_disk_new();

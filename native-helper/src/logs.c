@@ -14,6 +14,7 @@
 
 #include "cleanup.h"
 #include "exec.h"
+#include "protocol.h"
 #include "runtime.h"
 #include "stream.h"
 #include "util.h"
@@ -228,9 +229,7 @@ static _Noreturn void streamer_main(struct streamer *s, int ctl, bool follow, lo
   }
 fail: {
   char msg[BERR_MSG_MAX + 64];
-  json_object *o = json_object_new_object();
-  json_object_object_add(o, "code", json_object_new_string(berr_kind_name(err.kind)));
-  json_object_object_add(o, "message", json_object_new_string(err.msg));
+  json_object *o = proto_error_object(&err);
   snprintf(msg, sizeof msg, "%s", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
   json_object_put(o);
   (void)frame_write(s->client, FRAME_ERROR, msg, strlen(msg), 5000, &err);

@@ -7,12 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <fcntl.h>
 #include <unistd.h>
 
 #include "daemon.h"
+#include "selfexe.h"
 
 static const char usage[] =
     "usage: berthd [--root DIR] [--socket PATH] [--serve-uid UID] [--serve-gid GID]\n"
@@ -84,6 +86,16 @@ static int detach(void) {
   return p[1];
 }
 
+/* After the re-exec the kernel named us after the memfd's fd ("3"): the
+ * name a plain exec of argv[0] would have given. */
+static void set_own_name(const char *argv0) {
+  const char *base = argv0 ? strrchr(argv0, '/') : NULL;
+  base = base ? base + 1 : argv0;
+  char name[16];
+  snprintf(name, sizeof name, "%s", base && base[0] ? base : "berthd");
+  prctl(PR_SET_NAME, name, 0, 0, 0);
+}
+
 int main(int argc, char **argv) {
   struct daemon_opts o = {
       .root = "/var/lib/berth",
@@ -141,12 +153,18 @@ int main(int argc, char **argv) {
   }
   if (geteuid() != 0)
     fprintf(stderr, "berthd: warning: not running as root; containers will not start\n");
+  berr_t err;
+  berr_clear(&err);
+  /* from here on berthd runs from a sealed in-memory copy of its binary, so
+   * no container can reach the file on disk through /proc/PID/exe (selfexe.h) */
+  if (!selfexe_is_sealed() && selfexe_reexec_sealed(argv, &err) < 0)
+    fprintf(stderr, "berthd: warning: %s; running from the binary's file\n", err.msg);
+  if (selfexe_is_sealed())
+    set_own_name(argv[0]);
   /* children (monitors, containers) inherit it: the usual 022, not the caller's */
   umask(022);
   if (!foreground)
     o.ready_fd = detach();
-  berr_t err;
-  berr_clear(&err);
   if (daemon_run(&o, &err) < 0) {
     fprintf(stderr, "berthd: %s\n", err.msg);
     return 1;

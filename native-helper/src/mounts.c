@@ -113,6 +113,11 @@ static int do_mount(const char *src, const char *target, const char *type, unsig
 static int ensure_dir(const char *rel, berr_t *err) {
   struct stat st;
   if (fstatat(AT_FDCWD, rel, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+    if (S_ISLNK(st.st_mode))
+      return berr_set(err, BERR_INVALID,
+                      "`/%s` in the image is a symlink; it must be a directory (a mount there "
+                      "could land outside the container)",
+                      rel);
     if (!S_ISDIR(st.st_mode))
       return berr_set(err, BERR_INVALID, "`/%s` in the image is not a directory", rel);
     return 0;

@@ -123,6 +123,10 @@ static int bind_target(const char *name, berr_t *err) {
       return berr_sys(err, errno, "lstat the rootfs's /etc");
     if (mkdir("etc", 0755) < 0)
       return berr_sys(err, errno, "mkdir the rootfs's /etc");
+  } else if (S_ISLNK(st.st_mode)) {
+    return berr_set(err, BERR_INVALID,
+                    "the image's /etc is a symlink; it must be a directory for the network's "
+                    "hosts, resolv.conf and hostname (or use --network none)");
   } else if (!S_ISDIR(st.st_mode)) {
     return berr_set(err, BERR_INVALID, "the image's /etc is not a directory");
   }

@@ -1095,7 +1095,9 @@ int net_create(json_object *params, json_object **out, berr_t *err) {
       param_string(params, "gateway", false, &gateway, err) < 0)
     return -1;
   if (!name_is_valid(name))
-    return name_invalid(err, name);
+    return berr_set(err, BERR_INVALID,
+                    "invalid network name '%.80s': use 1 to 64 of A-Z a-z 0-9 _ . -, starting with a letter or digit",
+                    name);
   if (is_keyword(name))
     return berr_set(err, BERR_INVALID, "'%s' is reserved: pick another network name", name);
   if (find_net(name) && !strcmp(find_net(name)->name, name))

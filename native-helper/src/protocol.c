@@ -16,6 +16,61 @@ bool json_string_is_clean(json_object *s) {
   return strlen(p) == (size_t)json_object_get_string_len(s);
 }
 
+/* Strict UTF-8 (RFC 3629): no overlong forms, no UTF-16 surrogates, nothing
+ * above U+10FFFF, no cut sequence. json-c's own check only looks at the shape
+ * of the bytes. Returns the offset of the first bad byte, or len. */
+static size_t utf8_invalid_at(const unsigned char *s, size_t len) {
+  size_t i = 0;
+  while (i < len) {
+    unsigned char c = s[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xbf; /* the allowed range of the second byte */
+    if (c >= 0xc2 && c <= 0xdf)
+      n = 1;
+    else if (c >= 0xe0 && c <= 0xef) {
+      n = 2;
+      if (c == 0xe0)
+        lo = 0xa0; /* overlong */
+      else if (c == 0xed)
+        hi = 0x9f; /* surrogates */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 3;
+      if (c == 0xf0)
+        lo = 0x90; /* overlong */
+      else if (c == 0xf4)
+        hi = 0x8f; /* above U+10FFFF */
+    } else {
+      return i; /* a continuation byte, 0xc0/0xc1 (overlong) or 0xf5.. */
+    }
+    if (i + n >= len)
+      return i; /* cut short */
+    if (s[i + 1] < lo || s[i + 1] > hi)
+      return i;
+    for (size_t k = 2; k <= n; k++)
+      if (s[i + k] < 0x80 || s[i + k] > 0xbf)
+        return i;
+    i += n + 1;
+  }
+  return len;
+}
+
+/* json-c cuts an object key at an escaped NUL ("all\u0000x" becomes "all"),
+ * so the escape is refused wherever it is (backslashes occur only in strings). */
+static bool has_escaped_nul(const char *s, size_t len) {
+  for (size_t i = 0; i + 5 < len; i++) {
+    if (s[i] != '\\')
+      continue;
+    if (s[i + 1] == 'u' && !memcmp(s + i + 2, "0000", 4))
+      return true;
+    i++; /* the escaped character: "\\\\" is one backslash */
+  }
+  return false;
+}
+
 static json_object *get(json_object *o, const char *key) {
   json_object *v = NULL;
   if (!o || !json_object_object_get_ex(o, key, &v))
@@ -64,7 +119,23 @@ int proto_parse_request(const char *line, size_t len, struct request *req, berr_
     return berr_set(err, BERR_BAD_REQUEST, "`id` must be a number or a string of at most 256 bytes");
   if (json_object_is_type(id, json_type_double) && !isfinite(json_object_get_double(id)))
     return berr_set(err, BERR_BAD_REQUEST, "`id` must be a finite number");
-  req->id = id;
+  /* json-c clamps integers beyond int64: such an id could not be echoed as sent */
+  if (json_object_is_type(id, json_type_int) &&
+      (json_object_get_int64(id) == INT64_MAX || json_object_get_int64(id) == INT64_MIN))
+    return berr_set(err, BERR_BAD_REQUEST, "`id` is out of range: a number id must fit in 64 bits (or use a string)");
+  /* the id is known from here on: the reply can carry it */
+  if (!json_object_is_type(id, json_type_string) ||
+      utf8_invalid_at((const unsigned char *)json_object_get_string(id), (size_t)json_object_get_string_len(id)) ==
+          (size_t)json_object_get_string_len(id))
+    req->id = id;
+  if (has_escaped_nul(line, len))
+    return berr_set(err, BERR_BAD_REQUEST, "the line holds \\u0000: no string or key may contain a NUL character");
+  size_t bad = utf8_invalid_at((const unsigned char *)line, len);
+  if (bad < len)
+    return berr_set(err, BERR_BAD_REQUEST, "the line is not valid UTF-8 (byte %zu, 0x%02x); requests are UTF-8 JSON",
+                    bad, (unsigned char)line[bad]);
+  if (!req->id)
+    return berr_set(err, BERR_BAD_REQUEST, "`id` is not valid UTF-8");
 
   json_object *v = get(root, "v");
   if (!v)
@@ -113,11 +184,32 @@ json_object *proto_reply_ok(json_object *id, json_object *result) {
   return r;
 }
 
+/* A message is printed to terminals as it is: the control characters a
+ * client's own text (a name, a path) may have brought in are shown as \xNN,
+ * so that an escape sequence or a newline in a name cannot act on the screen. */
+static void printable(const char *in, char *out, size_t size) {
+  size_t o = 0;
+  for (const unsigned char *p = (const unsigned char *)in; *p && o + 5 < size; p++) {
+    if (*p < 0x20 || *p == 0x7f)
+      o += (size_t)snprintf(out + o, size - o, "\\x%02x", *p);
+    else
+      out[o++] = (char)*p;
+  }
+  out[o] = '\0';
+}
+
+json_object *proto_error_object(const berr_t *err) {
+  json_object *e = json_object_new_object();
+  char msg[4 * BERR_MSG_MAX + 1];
+  printable(err->msg[0] ? err->msg : "error", msg, sizeof msg);
+  json_object_object_add(e, "code", json_object_new_string(berr_kind_name(err->kind)));
+  json_object_object_add(e, "message", json_object_new_string(msg));
+  return e;
+}
+
 json_object *proto_reply_error(json_object *id, const berr_t *err) {
   json_object *r = reply_base(id, false);
-  json_object *e = json_object_new_object();
-  json_object_object_add(e, "code", json_object_new_string(berr_kind_name(err->kind)));
-  json_object_object_add(e, "message", json_object_new_string(err->msg[0] ? err->msg : "error"));
+  json_object *e = proto_error_object(err);
   json_object_object_add(r, "error", e);
   return r;
 }
@@ -252,6 +344,23 @@ int param_strv(json_object *params, const char *key, char ***out, berr_t *err) {
       return berr_set(err, BERR_BAD_REQUEST, "`%s[%zu]` must be a string without NUL characters",
                       key, i);
   return strv_from_json(v, out, key, err);
+}
+
+int param_strv_limited(json_object *params, const char *key, char ***out, berr_t *err) {
+  json_object *v = get(params, key);
+  *out = NULL;
+  if (v && json_object_is_type(v, json_type_array)) {
+    size_t n = json_object_array_length(v);
+    if (n > PROTO_MAX_STRV)
+      return berr_set(err, BERR_LIMIT, "`%s` has %zu entries; at most %d are accepted", key, n, PROTO_MAX_STRV);
+    for (size_t i = 0; i < n; i++) {
+      json_object *s = json_object_array_get_idx(v, i);
+      if (json_object_is_type(s, json_type_string) && json_object_get_string_len(s) > PROTO_MAX_STRV_BYTES)
+        return berr_set(err, BERR_LIMIT, "`%s[%zu]` is %d bytes; at most %d are accepted", key, i,
+                        json_object_get_string_len(s), PROTO_MAX_STRV_BYTES);
+    }
+  }
+  return param_strv(params, key, out, err);
 }
 
 int param_object(json_object *params, const char *key, json_object **out, berr_t *err) {

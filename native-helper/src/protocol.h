@@ -30,6 +30,9 @@ void proto_request_free(struct request *req);
 
 /* Replies. id may be NULL (JSON null); both take ownership of result. */
 json_object *proto_reply_ok(json_object *id, json_object *result);
+/* {"code", "message"} of an error, control characters in the message shown
+ * as \xNN (for reply lines and ERROR frames). */
+json_object *proto_error_object(const berr_t *err);
 json_object *proto_reply_error(json_object *id, const berr_t *err);
 /* The reply as one line, "\n" included (malloc'd). */
 char *proto_reply_line(json_object *reply, size_t *len);
@@ -51,6 +54,12 @@ int param_number(json_object *params, const char *key, double def, double *out, 
                  berr_t *err);
 /* An array of strings (NULL-terminated copy in *out), NULL when not given. */
 int param_strv(json_object *params, const char *key, char ***out, berr_t *err);
+/* As param_strv, for what a client asks a process to get (cmd, entrypoint,
+ * env): at most PROTO_MAX_STRV strings of at most PROTO_MAX_STRV_BYTES each
+ * (execve itself takes 128 KiB per string and 2 MiB in all); more is `limit`. */
+#define PROTO_MAX_STRV 4096
+#define PROTO_MAX_STRV_BYTES 65536
+int param_strv_limited(json_object *params, const char *key, char ***out, berr_t *err);
 /* An object, NULL (borrowed) when not given. */
 int param_object(json_object *params, const char *key, json_object **out, berr_t *err);
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -22,6 +23,7 @@
 
 #include "cleanup.h"
 #include "exec.h"
+#include "fdpass.h"
 #include "init.h"
 #include "logfile.h"
 #include "namespaces.h"
@@ -30,7 +32,12 @@
 #include "stream.h"
 #include "util.h"
 
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/common_interface_defs.h>
+#endif
+
 #define START_REPORT_MAX 65536
+#define START_RECORDED 'R' /* daemon -> monitor: the start is on disk, go on */
 
 const char *timeline_step_name(enum timeline_step s) {
   static const char *const names[TL_COUNT] = {"cgroup", "clone", "mounts", "pivot_root", "exec"};
@@ -100,6 +107,12 @@ void runtime_child_setup(const char *name) {
   signal(SIGPIPE, SIG_IGN);
   signal(SIGHUP, SIG_IGN);
   prctl(PR_SET_NAME, name, 0, 0, 0);
+  /* Non-dumpable, and so are the container's init and an exec'd command,
+   * forked from here, until their execve (which resets it): a process inside
+   * the container that sees them in its PID namespace gets none of their
+   * /proc/PID/exe, fd, cwd, root, environ or mem (that takes CAP_SYS_PTRACE
+   * in berthd's user namespace, which containers never have). */
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 }
 
 /* ---- the monitor ---------------------------------------------------------------- */
@@ -118,6 +131,7 @@ struct monitor {
   bool has_log;
   pid_t init_pid;
   int pidfd;
+  int mntns;   /* the container's mount namespace, let go in monitor_cleanup */
 };
 
 static void report_json(int ctl, json_object *o) {
@@ -128,6 +142,12 @@ static void report_json(int ctl, json_object *o) {
 
 static void monitor_cleanup(struct monitor *m) {
   berr_t e;
+  if (m->mntns >= 0) {
+    /* the namespace goes now: its mounts are unmounted, and overlayfs syncs
+     * the upper dir's filesystem as its last mount goes */
+    close(m->mntns);
+    m->mntns = -1;
+  }
   if (!m->spec->ns[NS_MNT])
     (void)umount2(m->merged, MNT_DETACH); /* EINVAL when nothing was mounted */
   if (m->has_cg) {
@@ -188,11 +208,115 @@ static pid_t clone_init(int flags, int *pidfd) {
   return pid;
 }
 
+/* The init's first steps: in our memory (clone_init_vm) or in a copy of it (clone_init). */
+struct vm_child {
+  const struct init_args *a;
+  int close_fds[2];         /* our ends of its sockets, -1: none */
+  volatile int64_t started; /* mono_us() once it runs; 0 in a copy of our memory */
+  const void *asan_stack;   /* (AddressSanitizer builds) our stack, to switch back to */
+  size_t asan_stack_size;
+};
+
+static _Noreturn int vm_child_main(void *arg) {
+  struct vm_child *c = arg;
+#ifdef __SANITIZE_ADDRESS__
+  if (c->started == -1) /* on the stack clone_init_vm gave it: tell the sanitizer */
+    __sanitizer_finish_switch_fiber(NULL, &c->asan_stack, &c->asan_stack_size);
+#endif
+  c->started = mono_us();
+  for (int i = 0; i < 2; i++)
+    if (c->close_fds[i] >= 0)
+      close(c->close_fds[i]); /* its own descriptor table: ours stay open */
+  init_main(c->a);
+}
+
+/* The init in our memory, we suspended until its execve or exit (CLONE_VM |
+ * CLONE_VFORK, as posix_spawn does): no copy of the address space to make at
+ * the clone, and none for the execve to tear down, ~0.4 ms less. Nothing of
+ * the image's runs before the execve, and the execve gives it a memory of its
+ * own. -1 with errno on failure (EINVAL: a kernel without CLONE_PIDFD). */
+static pid_t clone_init_vm(int flags, int *pidfd, struct vm_child *c) {
+  size_t sz = INIT_STACK_BYTES;
+  void *stack = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED)
+    return -1;
+#ifdef __SANITIZE_ADDRESS__
+  /* the child runs on another stack in our memory: a fiber switch, to the sanitizer */
+  void *fake = NULL;
+  c->started = -1;
+  __sanitizer_start_switch_fiber(&fake, stack, sz);
+#endif
+  pid_t pid = clone(vm_child_main, (char *)stack + sz,
+                    flags | CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, c, pidfd);
+  int e = errno;
+#ifdef __SANITIZE_ADDRESS__
+  if (c->started == -1) { /* it never ran: still on our stack */
+    __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+  } else {
+    __sanitizer_start_switch_fiber(NULL, c->asan_stack, c->asan_stack_size);
+    __sanitizer_finish_switch_fiber(fake, NULL, NULL);
+  }
+#endif
+  munmap(stack, sz); /* it has left the stack: exec'd or exited */
+  errno = e;
+  return pid;
+}
+
+/* Made outside before the init may run anything of the image's: the cgroup
+ * and the files to join it by, sent as SYNC_CGROUP (then SYNC_GO, with go,
+ * when nothing else is to be done outside). */
+static void prepare_outside(struct monitor *m, int sync_fd, bool go, int64_t *cgroup_us) {
+  const struct container_spec *s = m->spec;
+  const struct runtime_opts *o = m->opts;
+  berr_t err;
+  int64_t t = mono_us();
+  if (cgroup_create(o->cg_env, s->id, &s->limits, &m->cg, &err) < 0)
+    monitor_fail(m, &err);
+  m->has_cg = true;
+  _Static_assert(CG_CTL_COUNT <= FDPASS_MAX, "one SYNC_CGROUP carries every hierarchy's file");
+  int cg_fds[CG_CTL_COUNT];
+  int n_cg = cgroup_join_open(&m->cg, cg_fds, &err);
+  if (n_cg < 0)
+    monitor_fail(m, &err);
+  int sent = fdpass_send(sync_fd, SYNC_CGROUP, cg_fds, n_cg, &err);
+  for (int i = 0; i < n_cg; i++)
+    close(cg_fds[i]);
+  if (sent == 0 && go)
+    sent = fdpass_send(sync_fd, SYNC_GO, NULL, 0, &err);
+  if (sent < 0) {
+    struct init_times ignored;
+    berr_t reported;
+    /* an init that failed in its setup is gone already: its report says why */
+    if (m->init_pid > 0 && sync_wait_exec(sync_fd, &ignored, &reported) < 0)
+      err = reported;
+    monitor_fail(m, &err);
+  }
+  *cgroup_us = mono_us() - t;
+}
+
+/* Nothing of the container's (its cgroup, its init) before the daemon has
+ * recorded this monitor: a daemon killed before that leaves a monitor that
+ * ends here, never an untracked container. */
+static void wait_recorded(struct monitor *m) {
+  char recorded = 0;
+  ssize_t got;
+  do
+    got = recv(m->ctl, &recorded, 1, 0);
+  while (got < 0 && errno == EINTR);
+  if (got != 1 || recorded != START_RECORDED) {
+    monitor_cleanup(m);
+    _exit(1);
+  }
+}
+
 /* A step on the init failed: when the init has already reported a failure of
  * its own (its exit is why the step failed), that report is the error to give. */
 static void prefer_init_report(int sync_fd, berr_t *err) {
   char c;
-  if (recv(sync_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 1 && c == SYNC_ERR) {
+  ssize_t n = recv(sync_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n < 0 && errno == ECONNRESET) /* reported once (see sync_wait_exec): its report may follow */
+    n = recv(sync_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n == 1 && c == SYNC_ERR) {
     struct init_times ignored;
     berr_t reported;
     if (sync_wait_exec(sync_fd, &ignored, &reported) < 0)
@@ -220,9 +344,6 @@ static _Noreturn void monitor_main(struct monitor *m) {
     monitor_fail(m, &err);
 
   int64_t t;
-  if (logfile_open(&m->log, logpath, o->log_max_bytes, &err) < 0)
-    monitor_fail(m, &err);
-  m->has_log = true;
 
   /* stdio: the init's ends and ours */
   int child_io[3] = {0, -1, -1}; /* fd 0 is /dev/null here */
@@ -277,16 +398,50 @@ static _Noreturn void monitor_main(struct monitor *m) {
       monitor_fail(m, &err);
   }
 
+  /* The container's mount namespace, sent by the init once it is set up, is
+   * held here until the exit is recorded. Without a holder it goes with the
+   * init's exit, and the exit is noticed (pidfd) only once its ~25 mounts are
+   * unmounted, the last of them the overlay, whose unmount syncs the whole
+   * upper filesystem: milliseconds on a quiet disk, far more on a busy one.
+   * Held, that is the clean-up after the exit (monitor_cleanup), as for a
+   * runtime that mounts the rootfs from outside and unmounts it once the
+   * container is gone. */
+  int nsref[2] = {-1, -1};
+  if (s->ns[NS_MNT] && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, nsref) < 0) {
+    berr_sys(&err, errno, "socketpair");
+    monitor_fail(m, &err);
+  }
+  /* With nothing to do between the clone and the init's go-ahead (no veth to
+   * attach) and no user namespace to join (setns into one needs a memory of
+   * its own), the init runs in our memory while we wait (clone_init_vm), and
+   * what it needs from us is made and queued before. Else it is made while
+   * the init sets up its mounts. */
+  bool in_our_memory = !(o->net && o->net->active) && !s->ns[NS_USER];
+  /* the log is made while the daemon records this monitor: nothing is written
+   * to it before the command runs */
+  if (logfile_open(&m->log, logpath, o->log_max_bytes, &err) < 0)
+    monitor_fail(m, &err);
+  m->has_log = true;
+  wait_recorded(m);
+  int64_t cgroup_made_us = 0;
+  if (in_our_memory)
+    prepare_outside(m, sync[0], true, &cgroup_made_us);
+
+  struct init_args a = {.spec = s, .upper = m->upper, .work = m->work, .merged = m->merged,
+                        .console = s->tty ? slave_path : NULL,
+                        .stdio = {child_io[0], child_io[1], child_io[2]}, .tty = s->tty,
+                        .sync_fd = sync[1], .userns_fd = userns_fd,
+                        .net = o->net && o->net->active ? o->net : NULL, .mntns_fd = nsref[1]};
+  struct vm_child vc = {.a = &a, .close_fds = {sync[0], nsref[0]}};
   t = mono_us();
-  pid_t pid = clone_init(ns_clone_flags(s), &m->pidfd);
-  if (pid == 0) {
-    close(sync[0]);
-    struct init_args a = {.spec = s, .upper = m->upper, .work = m->work, .merged = m->merged,
-                          .console = s->tty ? slave_path : NULL,
-                          .stdio = {child_io[0], child_io[1], child_io[2]}, .tty = s->tty,
-                          .sync_fd = sync[1], .userns_fd = userns_fd,
-                          .net = o->net && o->net->active ? o->net : NULL};
-    init_main(&a);
+  pid_t pid = -1;
+  if (in_our_memory)
+    pid = clone_init_vm(ns_clone_flags(s), &m->pidfd, &vc);
+  if (!in_our_memory || (pid < 0 && (errno == EINVAL || errno == ENOSYS))) {
+    vc.started = 0; /* a copy of our memory (or a kernel without CLONE_PIDFD) */
+    pid = clone_init(ns_clone_flags(s), &m->pidfd);
+    if (pid == 0)
+      vm_child_main(&vc);
   }
   if (pid < 0) {
     berr_sys(&err, errno, "clone the init process (namespaces %#x)", ns_clone_flags(s));
@@ -294,36 +449,31 @@ static _Noreturn void monitor_main(struct monitor *m) {
   }
   m->init_pid = pid;
   close(sync[1]);
+  if (nsref[1] >= 0)
+    close(nsref[1]);
   for (int i = 0; i < 3; i++)
     if (child_io[i] > 2 && (i == 0 || child_io[i] != child_io[i - 1]))
       close(child_io[i]);
   if (userns_fd >= 0)
     close(userns_fd);
-  steps[TL_CLONE] = mono_us() - t;
-  /* the cgroup is made while the init sets up its mounts: it waits for SYNC_GO
-   * (sent once it is in the cgroup) before it runs anything of the image's */
-  t = mono_us();
-  if (cgroup_create(o->cg_env, s->id, &s->limits, &m->cg, &err) < 0)
-    monitor_fail(m, &err);
-  m->has_cg = true;
-  if (cgroup_add_pid(&m->cg, pid, &err) < 0) {
-    prefer_init_report(sync[0], &err);
-    monitor_fail(m, &err);
-  }
-  steps[TL_CGROUP] = mono_us() - t;
-  /* eth0 appears in the init's netns while it is still busy with its mounts */
-  if (o->net && o->net->active && net_attach_veth(o->net, pid, &err) < 0) {
-    prefer_init_report(sync[0], &err);
-    monitor_fail(m, &err);
-  }
-  char go = SYNC_GO;
-  if (send(sync[0], &go, 1, MSG_NOSIGNAL) < 0) {
-    int e = errno;
-    struct init_times ignored;
-    /* an init that failed in its setup is gone already: its report says why */
-    if (sync_wait_exec(sync[0], &ignored, &err) == 0)
-      berr_sys(&err, e, "release the init process");
-    monitor_fail(m, &err);
+  /* in our memory the init has run its whole setup by now: its step ended when it began */
+  steps[TL_CLONE] = (vc.started ? vc.started : mono_us()) - t;
+  if (!in_our_memory) {
+    prepare_outside(m, sync[0], false, &cgroup_made_us);
+    /* eth0 appears in the init's netns while it is still busy with its mounts */
+    if (o->net && o->net->active && net_attach_veth(o->net, pid, &err) < 0) {
+      prefer_init_report(sync[0], &err);
+      monitor_fail(m, &err);
+    }
+    char go = SYNC_GO;
+    if (send(sync[0], &go, 1, MSG_NOSIGNAL) < 0) {
+      int e = errno;
+      struct init_times ignored;
+      /* an init that failed in its setup is gone already: its report says why */
+      if (sync_wait_exec(sync[0], &ignored, &err) == 0)
+        berr_sys(&err, e, "release the init process");
+      monitor_fail(m, &err);
+    }
   }
   uint64_t init_start = proc_starttime(pid); /* while it is sure to exist */
   struct init_times times;
@@ -331,6 +481,18 @@ static _Noreturn void monitor_main(struct monitor *m) {
     monitor_fail(m, &err);
   int64_t t_exec = mono_us();
   close(sync[0]);
+  if (nsref[0] >= 0) {
+    char tag = 0;
+    berr_t none;
+    /* sent before its SYNC_OK: queued by now */
+    if (fdpass_recv(nsref[0], &tag, &m->mntns, 1, true, &none) != 1 || tag != SYNC_MNTNS) {
+      if (m->mntns >= 0)
+        close(m->mntns);
+      m->mntns = -1;
+    }
+    close(nsref[0]);
+  }
+  steps[TL_CGROUP] = cgroup_made_us + times.cgroup_us;
   steps[TL_MOUNTS] = times.mounts_us;
   steps[TL_PIVOT_ROOT] = times.pivot_root_us;
   steps[TL_EXEC] = t_exec - times.exec_start;
@@ -344,6 +506,14 @@ static _Noreturn void monitor_main(struct monitor *m) {
     json_object_array_add(st, json_object_new_int64(steps[i]));
   json_object_object_add(rep, "steps", st);
   json_object_object_add(rep, "cgroup", cgroup_to_json(&m->cg));
+  /* the same on disk first: a daemon killed before it reads the report finds
+   * the running command there when it comes back (runtime_read_start) */
+  char start_path[4096];
+  if (path_join(start_path, m->dir, CTR_START, &err) == 0) {
+    size_t len = 0;
+    const char *body = json_object_to_json_string_length(rep, JSON_C_TO_STRING_PLAIN, &len);
+    (void)write_file_atomic(start_path, body, len, 0600, false, &err);
+  }
   report_json(m->ctl, rep);
   json_object_put(rep);
 
@@ -386,6 +556,39 @@ static _Noreturn void monitor_main(struct monitor *m) {
   _exit(0);
 }
 
+/* initPid, initStart, steps and cgroup of a successful start report. */
+static int parse_report(json_object *rep, struct start_result *out, berr_t *err) {
+  json_object *v;
+  if (json_object_object_get_ex(rep, "initPid", &v))
+    out->init_pid = json_object_get_int(v);
+  if (json_object_object_get_ex(rep, "initStart", &v))
+    out->init_starttime = json_object_get_uint64(v);
+  if (json_object_object_get_ex(rep, "steps", &v) && json_object_is_type(v, json_type_array))
+    for (size_t i = 0; i < TL_COUNT && i < json_object_array_length(v); i++)
+      out->step_us[i] = json_object_get_int64(json_object_array_get_idx(v, i));
+  if (out->init_pid <= 0)
+    return berr_set(err, BERR_INTERNAL, "the monitor's start report names no init process");
+  if (!json_object_object_get_ex(rep, "cgroup", &v) || cgroup_from_json(&out->cg, v, err) < 0)
+    return berr_wrap(err, "the monitor's start report");
+  return 0;
+}
+
+int runtime_read_start(const char *dir, struct start_result *out, berr_t *err) {
+  memset(out, 0, sizeof *out);
+  char path[4096];
+  if (path_join(path, dir, CTR_START, err) < 0)
+    return -1;
+  json_object *rep = NULL;
+  if (json_read_file(path, &rep, err) < 0)
+    return -1;
+  json_object *v;
+  int r = json_object_object_get_ex(rep, "ok", &v) && json_object_get_boolean(v)
+              ? parse_report(rep, out, err)
+              : berr_set(err, BERR_INTERNAL, "`%s` is not a start report", path);
+  json_object_put(rep);
+  return r;
+}
+
 int runtime_start(const struct container_spec *spec, const char *dir,
                   const struct runtime_opts *opts, struct start_result *out, int *ctl_fd,
                   berr_t *err) {
@@ -411,11 +614,16 @@ int runtime_start(const struct container_spec *spec, const char *dir,
     runtime_child_setup("berth-monitor");
     if (opts->attach_fd >= 0)
       fcntl(opts->attach_fd, F_SETFD, FD_CLOEXEC);
+    /* it waits for the daemon to record it (START_RECORDED) before the clone */
     struct monitor m = {.spec = spec, .dir = dir, .opts = opts, .ctl = sv[1], .daemon = daemon,
-                        .t_begin = t_begin, .pidfd = -1};
+                        .t_begin = t_begin, .pidfd = -1, .mntns = -1};
     monitor_main(&m);
   }
   close(sv[1]);
+  if (opts->on_monitor)
+    opts->on_monitor(opts->on_monitor_ctx, pid, proc_starttime(pid));
+  char recorded = START_RECORDED;
+  (void)!send(sv[0], &recorded, 1, MSG_NOSIGNAL); /* a monitor gone already: its report is missing below */
   cleanup_free char *buf = malloc(START_REPORT_MAX);
   ssize_t n = -1;
   if (buf) {
@@ -448,16 +656,7 @@ int runtime_start(const struct container_spec *spec, const char *dir,
   }
   out->monitor_pid = pid;
   out->monitor_starttime = proc_starttime(pid);
-  if (json_object_object_get_ex(rep, "initPid", &v))
-    out->init_pid = json_object_get_int(v);
-  if (json_object_object_get_ex(rep, "initStart", &v))
-    out->init_starttime = json_object_get_uint64(v);
-  if (json_object_object_get_ex(rep, "steps", &v))
-    for (size_t i = 0; i < TL_COUNT && i < json_object_array_length(v); i++)
-      out->step_us[i] = json_object_get_int64(json_object_array_get_idx(v, i));
-  int r = 0;
-  if (!json_object_object_get_ex(rep, "cgroup", &v) || cgroup_from_json(&out->cg, v, err) < 0)
-    r = berr_wrap(err, "the monitor's start report");
+  int r = parse_report(rep, out, err);
   json_object_put(rep);
   if (r < 0) {
     /* cannot track it: stop it */

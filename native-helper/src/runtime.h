@@ -28,6 +28,7 @@ struct start_result {
 #define CTR_CONFIG "config.json"   /* spec_to_json, written by the daemon at create */
 #define CTR_STATE "state.json"     /* daemon-owned: status, pids, times, cgroup */
 #define CTR_EXIT "exit.json"       /* written by the monitor when init has exited */
+#define CTR_START "start.json"     /* the monitor's start report, written once the command runs */
 #define CTR_LOG "ctr.log"          /* docs/protocol.md "The container log" */
 #define CTR_UPPER "upper"
 #define CTR_WORK "work"
@@ -45,6 +46,10 @@ struct runtime_opts {
   /* bridge and user networks: the veth the monitor makes after clone and
    * the init configures (network.h); NULL or !active for none and host */
   const struct net_attach *net;
+  /* Called in the daemon as soon as the monitor is forked, before its report:
+   * the caller records it, so that a daemon killed meanwhile finds the start again. */
+  void (*on_monitor)(void *ctx, pid_t monitor_pid, uint64_t monitor_starttime);
+  void *on_monitor_ctx;
 };
 
 /* Forks the monitor, which creates the cgroup, clones the init process with
@@ -58,6 +63,10 @@ int runtime_start(const struct container_spec *spec, const char *dir,
 /* Tells the monitor (or an exec session) that the reply has been written and
  * frames may flow on the attached connection; closes ctl_fd. */
 void runtime_release(int ctl_fd);
+/* The start report the monitor left in dir (CTR_START) once the command ran: init
+ * pid and start time, steps, cgroup (out->monitor_* untouched). -1 when there is none
+ * (err->errnum ENOENT) or it cannot be read. */
+int runtime_read_start(const char *dir, struct start_result *out, berr_t *err);
 
 /* The monitor writes exit.json: {"exitCode", "signal", "reason", "oomKilled",
  * "finishedAt", "startToExitUs"} ("reason": exited | signaled | oom-killed). */

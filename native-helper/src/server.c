@@ -14,6 +14,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,6 +31,10 @@
 #define SYNC_WRITE_MS 5000
 #define MAX_LINGER 64
 #define LINGER_MS 2000
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77 /* Linux 6.5 */
+#endif
 
 enum watch_kind { W_LISTEN, W_SIGNAL, W_CONN, W_USER };
 
@@ -452,6 +457,28 @@ static bool peer_allowed(const struct server *s, const struct ucred *cr) {
   return false;
 }
 
+/* A process inside a container never gets in, even as root: should it ever
+ * reach the socket (a bind mount, a way out of a chroot), it still holds
+ * nothing. The pidfd of the connecting process (where the kernel has
+ * SO_PEERPIDFD) tells whether the pid still is that process after the look,
+ * or was reused meanwhile. */
+static bool peer_in_container(struct server *s, int fd, pid_t pid, char *what, size_t size) {
+  if (!s->cfg.peer_in_container || pid <= 0)
+    return false;
+  int pidfd = -1;
+  socklen_t len = sizeof pidfd;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) < 0)
+    pidfd = -1;
+  bool inside = s->cfg.peer_in_container(s->cfg.ctx, pid, what, size);
+  if (!inside && pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0 && errno == ESRCH) {
+    inside = true;
+    snprintf(what, size, "client pid %d exited before berthd could check where it runs", (int)pid);
+  }
+  if (pidfd >= 0)
+    close(pidfd);
+  return inside;
+}
+
 static void accept_one(struct server *s) {
   int fd = accept4(s->listen_w.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd < 0) {
@@ -467,13 +494,19 @@ static void accept_one(struct server *s) {
     return;
   }
   bool denied = !peer_allowed(s, &cr);
+  char inside[160] = "";
+  if (!denied && peer_in_container(s, fd, cr.pid, inside, sizeof inside))
+    denied = true;
   if (denied) {
-    berthd_log("denied a client: pid %d uid %u gid %u", (int)cr.pid, (unsigned)cr.uid,
-               (unsigned)cr.gid);
-    char msg[200];
-    snprintf(msg, sizeof msg,
-             "uid %u may not use berthd: it serves root%s%s", (unsigned)cr.uid,
-             s->cfg.has_serve_uid ? ", its user" : "", s->cfg.has_serve_gid ? " and its group" : "");
+    berthd_log("denied a client: pid %d uid %u gid %u%s%s", (int)cr.pid, (unsigned)cr.uid,
+               (unsigned)cr.gid, inside[0] ? ": " : "", inside);
+    char msg[260];
+    if (inside[0])
+      snprintf(msg, sizeof msg, "%s: processes inside containers may not use berthd", inside);
+    else
+      snprintf(msg, sizeof msg,
+               "uid %u may not use berthd: it serves root%s%s", (unsigned)cr.uid,
+               s->cfg.has_serve_uid ? ", its user" : "", s->cfg.has_serve_gid ? " and its group" : "");
     send_error_now(fd, BERR_DENIED, msg);
     shutdown(fd, SHUT_WR);
     /* Closing now, with its request unread, would reset the connection and

@@ -26,6 +26,9 @@ struct server_config {
   bool has_serve_gid;
   gid_t serve_gid;
   server_line_fn on_line;
+  /* Optional: true (and a description in what) when pid runs inside one of
+   * the daemon's containers; such a peer is refused whoever it is. */
+  bool (*peer_in_container)(void *ctx, pid_t pid, char *what, size_t size);
   void *ctx;
 };
 

@@ -3,6 +3,8 @@
  *
  *   "mounts": [{"type": "bind", "source": "/abs/host/path", "target": "/x", "readOnly": false},
  *              {"type": "volume", "source": "<volume name>", "target": "/data"},
+ *              {"type": "volume", "target": "/cache"},   (anonymous: named at create, then
+ *                  "source": "<64 hex>", "anonymous": true in config.json)
  *              {"type": "tmpfs", "target": "/tmp", "size": bytes, "mode": 1023}],
  *   "restart": {"policy": "no" | "on-failure" | "always" | "unless-stopped", "maxRetries": n}
  *
@@ -21,7 +23,7 @@
 
 static const char *const restart_names[] = {"no", "on-failure", "always", "unless-stopped"};
 static const char *const kind_names[] = {"bind", "volume", "tmpfs"};
-static const char *const mount_keys[] = {"type", "source", "target", "readOnly", "size", "mode", NULL};
+static const char *const mount_keys[] = {"type", "source", "target", "readOnly", "size", "mode", "anonymous", NULL};
 static const char *const restart_keys[] = {"policy", "maxRetries", NULL};
 
 const char *restart_policy_name(enum restart_policy p) {
@@ -33,8 +35,8 @@ const char *restart_policy_name(enum restart_policy p) {
 static int normalise_path(const char *in, const char *what, char **out, berr_t *err) {
   size_t n = strlen(in);
   if (in[0] != '/' || n >= 4096)
-    return berr_set(err, BERR_INVALID, "mount %s `%.200s` must be an absolute path (under 4096 bytes)",
-                    what, in);
+    return berr_set(err, BERR_INVALID, "%s `%.200s` must be an absolute path (under 4096 bytes)", what,
+                    in);
   char *s = malloc(n + 1);
   if (!s)
     return berr_sys(err, ENOMEM, "mount %s", what);
@@ -47,7 +49,7 @@ static int normalise_path(const char *in, const char *what, char **out, berr_t *
     size_t c = strcspn(p, "/");
     if (c == 2 && p[0] == '.' && p[1] == '.') {
       free(s);
-      return berr_set(err, BERR_INVALID, "mount %s `%.200s` must not contain `..`", what, in);
+      return berr_set(err, BERR_INVALID, "%s `%.200s` must not contain `..`", what, in);
     }
     if (!(c == 1 && p[0] == '.')) {
       s[len++] = '/';
@@ -69,6 +71,19 @@ static bool path_under(const char *path, const char *dir) {
   return !strncmp(path, dir, n) && (path[n] == '\0' || path[n] == '/');
 }
 
+int spec_mount_target(const char *in, const char *what, char **out, berr_t *err) {
+  char *t;
+  if (normalise_path(in, what, &t, err) < 0)
+    return -1;
+  if (!strcmp(t, "/") || path_under(t, "/proc") || path_under(t, "/sys")) {
+    berr_set(err, BERR_INVALID, "%s `%.200s` is not allowed: not `/`, nor in /proc or /sys", what, t);
+    free(t);
+    return -1;
+  }
+  *out = t;
+  return 0;
+}
+
 static int parse_mount(struct mount_spec *m, json_object *o, size_t i, berr_t *err) {
   if (!json_object_is_type(o, json_type_object))
     return berr_set(err, BERR_BAD_REQUEST, "`mounts[%zu]` must be an object", i);
@@ -88,11 +103,13 @@ static int parse_mount(struct mount_spec *m, json_object *o, size_t i, berr_t *e
   m->kind = (enum mount_kind)k;
   if (param_bool(o, "readOnly", false, &m->read_only, err) < 0)
     return berr_wrap(err, "%s", what);
-  if (normalise_path(target, "target", &m->target, err) < 0)
+  if (spec_mount_target(target, "mount target", &m->target, err) < 0)
     return -1;
-  if (!strcmp(m->target, "/") || path_under(m->target, "/proc") || path_under(m->target, "/sys"))
-    return berr_set(err, BERR_INVALID,
-                    "mount target `%.200s` is not allowed: not `/`, nor in /proc or /sys", m->target);
+  bool has_anon = json_object_object_get(o, "anonymous") != NULL;
+  if (param_bool(o, "anonymous", false, &m->anonymous, err) < 0)
+    return berr_wrap(err, "%s", what);
+  if (has_anon && m->kind != MOUNT_VOLUME)
+    return berr_set(err, BERR_INVALID, "%s: anonymous is for volume mounts only", what);
   bool has_size = json_object_object_get(o, "size") != NULL,
        has_mode = json_object_object_get(o, "mode") != NULL;
   if (m->kind == MOUNT_TMPFS) {
@@ -107,6 +124,13 @@ static int parse_mount(struct mount_spec *m, json_object *o, size_t i, berr_t *e
   }
   if (has_size || has_mode)
     return berr_set(err, BERR_INVALID, "%s: size and mode are for tmpfs mounts only", what);
+  if (m->kind == MOUNT_VOLUME && (!source || !source[0])) {
+    /* docker's `-v /data`: a volume of its own, named when the container is created */
+    if (has_anon && !m->anonymous)
+      return berr_set(err, BERR_INVALID, "%s: a volume mount with `anonymous: false` needs a source", what);
+    m->anonymous = true;
+    return 0;
+  }
   if (!source || !source[0])
     return berr_set(err, BERR_INVALID, "%s: a %s mount needs a source", what, type);
   if (m->kind == MOUNT_VOLUME) {
@@ -119,7 +143,7 @@ static int parse_mount(struct mount_spec *m, json_object *o, size_t i, berr_t *e
       return berr_sys(err, ENOMEM, "%s", what);
     return 0;
   }
-  return normalise_path(source, "source", &m->source, err);
+  return normalise_path(source, "mount source", &m->source, err);
 }
 
 static int parse_restart(struct restart_spec *r, json_object *o, bool auto_remove, berr_t *err) {
@@ -188,6 +212,8 @@ void spec_storage_to_json(const struct container_spec *s, json_object *o) {
       json_object_object_add(e, "source", json_object_new_string(m->source));
     json_object_object_add(e, "target", json_object_new_string(m->target));
     json_object_object_add(e, "readOnly", json_object_new_boolean(m->read_only));
+    if (m->anonymous)
+      json_object_object_add(e, "anonymous", json_object_new_boolean(true));
     if (m->kind == MOUNT_TMPFS) {
       if (m->tmpfs_size > 0)
         json_object_object_add(e, "size", json_object_new_int64(m->tmpfs_size));

@@ -39,9 +39,11 @@ struct port_map {
 enum mount_kind { MOUNT_BIND, MOUNT_VOLUME, MOUNT_TMPFS };
 struct mount_spec {
   enum mount_kind kind;
-  char *source;           /* bind: absolute host path; volume: the volume's name; tmpfs: NULL */
+  char *source;           /* bind: absolute host path; volume: the volume's name; tmpfs: NULL.
+                           * An anonymous volume's is NULL until the create names it (anonvol.c). */
   char *target;           /* absolute, normalised path in the container */
   bool read_only;
+  bool anonymous;         /* volume: an anonymous one (removed with its container by rm -v, --rm) */
   int64_t tmpfs_size;     /* bytes; 0 = the kernel's default (half of RAM) */
   uint32_t tmpfs_mode;    /* 01777 unless given */
   /* filled by usermounts_prepare when the container starts, never serialised:
@@ -109,6 +111,10 @@ void spec_net_to_json(const struct container_spec *s, json_object *o);
 int spec_storage_from_json(struct container_spec *s, json_object *o, berr_t *err);
 void spec_storage_to_json(const struct container_spec *s, json_object *o);
 void spec_storage_free(struct container_spec *s);
+/* A mount target (what names it, for the message): absolute, `.` and repeated
+ * slashes dropped, no `..`, under 4096 bytes, not `/`, nothing in /proc or
+ * /sys. *out (malloc'd) gets the normalised path. */
+int spec_mount_target(const char *in, const char *what, char **out, berr_t *err);
 const char *restart_policy_name(enum restart_policy p); /* "no", "on-failure", ... */
 
 #endif

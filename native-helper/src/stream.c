@@ -243,10 +243,16 @@ static void relay_detach(struct relay *r) {
   r->client = -1;
   outq_free(&r->to_client);
   /* no re-attach exists: a client that leaves ends the process's stdin (stdin_once) */
-  if (r->in_fd >= 0 && !r->tty) {
+  if (r->in_fd >= 0 && (!r->tty || r->hangup_on_detach)) {
     close(r->in_fd);
     r->in_fd = -1;
     outq_free(&r->to_stdin);
+  }
+  /* the last master fd closed hangs the terminal up: SIGHUP to its session,
+   * EIO to its readers, so a shell nobody can reach again does not live on */
+  if (r->tty && r->hangup_on_detach && r->out_fd[0] >= 0) {
+    close(r->out_fd[0]);
+    r->out_fd[0] = -1;
   }
 }
 

@@ -81,6 +81,8 @@ struct relay {
   int in_fd;           /* stdin pipe write end or a dup of the PTY master; -1 when closed */
   bool tty;            /* out_fd[0] and in_fd are a PTY master */
   bool stdin_eof;      /* STDIN_EOF came: close in_fd once to_stdin is written */
+  bool hangup_on_detach; /* a PTY whose client leaves is hung up (its session gets SIGHUP), as
+                            a closed terminal is: exec sessions; a container's console lives on */
   struct outq to_client, to_stdin;
   struct frame_reader rd;
   /* every chunk of output also goes here (the container log); may be NULL */

@@ -10,7 +10,9 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <linux/magic.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -59,6 +61,25 @@ static int check_source(const char *given, const char *real, berr_t *err) {
   return 0;
 }
 
+/* The kernel's own views go nowhere, whatever path they are mounted at (a
+ * second mount of /proc, a cgroup tree, the host's terminals). */
+static int check_source_fs(const char *given, int fd, berr_t *err) {
+  static const struct {
+    unsigned long magic;
+    const char *name;
+  } views[] = {{PROC_SUPER_MAGIC, "proc"},      {SYSFS_MAGIC, "sysfs"},       {CGROUP_SUPER_MAGIC, "cgroup"},
+               {CGROUP2_SUPER_MAGIC, "cgroup2"}, {DEVPTS_SUPER_MAGIC, "devpts"}, {SECURITYFS_MAGIC, "securityfs"},
+               {DEBUGFS_MAGIC, "debugfs"},      {TRACEFS_MAGIC, "tracefs"},    {BPF_FS_MAGIC, "bpf"}};
+  struct statfs sf;
+  if (fstatfs(fd, &sf) < 0)
+    return berr_sys(err, errno, "statfs the mount source `%s`", given);
+  for (size_t i = 0; i < sizeof views / sizeof views[0]; i++)
+    if ((unsigned long)sf.f_type == views[i].magic)
+      return berr_set(err, BERR_INVALID, "bind source `%s` is not allowed: it is on a %s filesystem", given,
+                      views[i].name);
+  return 0;
+}
+
 /* ---- daemon side ------------------------------------------------------------------ */
 
 static int prepare_one(const char *root, struct mount_spec *m, berr_t *err) {
@@ -68,7 +89,9 @@ static int prepare_one(const char *root, struct mount_spec *m, berr_t *err) {
     return 0;
   char path[PATH_MAX];
   if (m->kind == MOUNT_VOLUME) {
-    if (volume_create(root, m->source, true, NULL, NULL, err) < 0 ||
+    if (!m->source)
+      return berr_set(err, BERR_INTERNAL, "the anonymous volume on `%s` was not made", m->target);
+    if (volume_create_ex(root, m->source, true, m->anonymous, NULL, NULL, err) < 0 ||
         volume_data_path(root, m->source, path, err) < 0)
       return -1;
   } else if (check_source(m->source, m->source, err) < 0) {
@@ -97,7 +120,7 @@ static int prepare_one(const char *root, struct mount_spec *m, berr_t *err) {
   if (fstat(fd, &st) < 0)
     return berr_sys(err, errno, "fstat the mount source `%s`", path);
   if (m->kind == MOUNT_BIND) {
-    if (check_source(m->source, real, err) < 0)
+    if (check_source(m->source, real, err) < 0 || check_source_fs(m->source, fd, err) < 0)
       return -1;
     if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
       return berr_set(err, BERR_INVALID, "bind source `%s` is neither a directory nor a file",
@@ -119,7 +142,7 @@ int usermounts_prepare(const char *root, struct container_spec *s, berr_t *err) 
 
 bool usermounts_uses_volume(const struct container_spec *s, const char *name) {
   for (size_t i = 0; i < s->n_mounts; i++)
-    if (s->mounts[i].kind == MOUNT_VOLUME && !strcmp(s->mounts[i].source, name))
+    if (s->mounts[i].kind == MOUNT_VOLUME && s->mounts[i].source && !strcmp(s->mounts[i].source, name))
       return true;
   return false;
 }
@@ -139,8 +162,10 @@ json_object *usermounts_info(const char *root, const struct container_spec *s) {
     json_object_object_add(e, "source", json_object_new_string(source));
     json_object_object_add(e, "target", json_object_new_string(m->target));
     json_object_object_add(e, "readOnly", json_object_new_boolean(m->read_only));
-    if (m->kind == MOUNT_VOLUME)
-      json_object_object_add(e, "name", json_object_new_string(m->source));
+    if (m->kind == MOUNT_VOLUME) {
+      json_object_object_add(e, "name", json_object_new_string(m->source ? m->source : ""));
+      json_object_object_add(e, "anonymous", json_object_new_boolean(m->anonymous));
+    }
     json_object_array_add(arr, e);
   }
   return arr;

@@ -109,13 +109,18 @@ int volume_remove_method(struct ctr_store *st, const char *root, json_object *pa
 
 int volume_prune_method(struct ctr_store *st, const char *root, json_object *params,
                         json_object **result, berr_t *err) {
-  static const char *const keys[] = {NULL};
+  static const char *const keys[] = {"all", NULL};
   char **names;
-  if (param_check_keys(params, "volume.prune", keys, err) < 0 || volume_names(root, &names, err) < 0)
+  bool all;
+  /* docker's rule since 23.0: only anonymous volumes unless all */
+  if (param_check_keys(params, "volume.prune", keys, err) < 0 || param_bool(params, "all", false, &all, err) < 0 ||
+      volume_names(root, &names, err) < 0)
     return -1;
   json_object *removed = json_object_new_array();
   int64_t total = 0;
   for (size_t i = 0; names[i]; i++) {
+    if (!all && !volume_is_anonymous(root, names[i]))
+      continue;
     json_object *ids = used_by(st, names[i]);
     bool used = json_object_array_length(ids) > 0;
     json_object_put(ids);

@@ -47,6 +47,11 @@ bool volume_exists(const char *root, const char *name) {
 
 int volume_create(const char *root, const char *name, bool exists_ok, char out_name[65], bool *created,
                   berr_t *err) {
+  return volume_create_ex(root, name, exists_ok, false, out_name, created, err);
+}
+
+int volume_create_ex(const char *root, const char *name, bool exists_ok, bool anonymous, char out_name[65],
+                     bool *created, berr_t *err) {
   char gen[65];
   if (created)
     *created = false;
@@ -85,6 +90,8 @@ int volume_create(const char *root, const char *name, bool exists_ok, char out_n
   json_object *o = json_object_new_object();
   json_object_object_add(o, "name", json_object_new_string(name));
   json_object_object_add(o, "created", json_object_new_string(now));
+  if (anonymous)
+    json_object_object_add(o, "anonymous", json_object_new_boolean(true));
   /* volume.json last: a volume exists once it is there */
   int r = json_write_file(meta, o, true, err);
   json_object_put(o);
@@ -142,16 +149,35 @@ int volume_info(const char *root, const char *name, bool with_size, json_object 
     return berr_set(err, BERR_NOT_FOUND, "no volume named '%.80s'", name);
   if (json_read_file(meta, &m, err) < 0)
     return -1;
-  json_object *created = NULL;
+  json_object *created = NULL, *anon = NULL;
   json_object_object_get_ex(m, "created", &created);
+  json_object_object_get_ex(m, "anonymous", &anon);
   json_object *o = json_object_new_object();
   json_object_object_add(o, "name", json_object_new_string(name));
   json_object_object_add(o, "mountpoint", json_object_new_string(data));
   json_object_object_add(o, "created", created ? json_object_get(created) : NULL);
+  json_object_object_add(o, "anonymous",
+                         json_object_new_boolean(anon && json_object_is_type(anon, json_type_boolean) &&
+                                                 json_object_get_boolean(anon)));
   json_object_object_add(o, "sizeBytes", with_size ? json_object_new_int64(data_bytes(data)) : NULL);
   json_object_put(m);
   *out = o;
   return 0;
+}
+
+bool volume_is_anonymous(const char *root, const char *name) {
+  char dir[PATH_MAX], meta[PATH_MAX + 16];
+  berr_t err;
+  if (volume_dir(root, name, dir, &err) < 0)
+    return false;
+  snprintf(meta, sizeof meta, "%s/" VOLUME_META, dir);
+  json_object *m = NULL, *anon = NULL;
+  if (access(meta, F_OK) < 0 || json_read_file(meta, &m, &err) < 0)
+    return false;
+  bool r = json_object_is_type(m, json_type_object) && json_object_object_get_ex(m, "anonymous", &anon) &&
+           json_object_is_type(anon, json_type_boolean) && json_object_get_boolean(anon);
+  json_object_put(m);
+  return r;
 }
 
 static int cmp_str(const void *a, const void *b) {

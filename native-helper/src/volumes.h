@@ -1,5 +1,7 @@
 /* Named volumes: <root>/volumes/<name>/_data (what containers see) beside
- * <root>/volumes/<name>/volume.json ({"name", "created"}). Names follow the
+ * <root>/volumes/<name>/volume.json ({"name", "created", "anonymous"?}).
+ * An anonymous volume (docker's `-v /data`, an image's Volumes) has a
+ * generated name and belongs to the container it was made for (anonvol.c). Names follow the
  * container name rule. A volume outlives containers; which containers use it
  * is the container table's business (volume-methods.c asks it). */
 #ifndef BERTH_VOLUMES_H
@@ -20,7 +22,12 @@ bool volume_exists(const char *root, const char *name);
  * `conflict`. Emits the "volume" "create" event when it made one. */
 int volume_create(const char *root, const char *name, bool exists_ok, char out_name[65], bool *created,
                   berr_t *err);
-/* VolumeInfo without usedBy: {"name", "mountpoint", "created", "sizeBytes"}
+/* The same, and a volume it makes is marked anonymous when `anonymous`. */
+int volume_create_ex(const char *root, const char *name, bool exists_ok, bool anonymous, char out_name[65],
+                     bool *created, berr_t *err);
+/* Whether the volume's volume.json marks it anonymous (false when there is none). */
+bool volume_is_anonymous(const char *root, const char *name);
+/* VolumeInfo without usedBy: {"name", "mountpoint", "created", "anonymous", "sizeBytes"}
  * (sizeBytes null unless with_size). */
 int volume_info(const char *root, const char *name, bool with_size, json_object **out, berr_t *err);
 /* Every volume's name, sorted (NULL-terminated, strv_free). */

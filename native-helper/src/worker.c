@@ -9,8 +9,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "peer.h"
 #include "protocol.h"
 #include "server.h"
+#include "userpath.h"
 
 /* Frames to a client that has stopped reading give up after this long. */
 #define WORKER_WRITE_MS 30000
@@ -31,6 +33,19 @@ static int write_all(int fd, const char *p, size_t n) {
     n -= (size_t)w;
   }
   return 0;
+}
+
+/* A full disk (also as a pipeline process or libarchive reported it) says what to do. */
+static void hint_full_disk(berr_t *err) {
+  if (err->errnum != ENOSPC && err->errnum != EDQUOT && !strstr(err->msg, strerror(ENOSPC)) &&
+      !strstr(err->msg, strerror(EDQUOT)))
+    return;
+  static const char hint[] = " (the disk is full: free space on it, e.g. with `berth image prune`, "
+                             "and try again)";
+  size_t n = strlen(err->msg);
+  if (n + sizeof hint > sizeof err->msg)
+    n = sizeof err->msg - sizeof hint;
+  memcpy(err->msg + n, hint, sizeof hint);
 }
 
 static void child(int fd, json_object *id, worker_fn fn, void *arg) {
@@ -56,6 +71,13 @@ static void child(int fd, json_object *id, worker_fn fn, void *arg) {
     _exit(1);
   free(line);
 
+  /* host paths this request names are opened with the client's permissions */
+  struct peer_id who;
+  berr_t perr;
+  if (peer_id_from_socket(fd, &who, &perr) < 0)
+    berthd_log("worker %d: %s; the paths it names are opened as nobody", (int)getpid(), perr.msg);
+  userpath_set_client(&who);
+
   struct worker w = {.fd = fd};
   frame_reader_init(&w.rd);
   json_object *result = NULL;
@@ -68,9 +90,8 @@ static void child(int fd, json_object *id, worker_fn fn, void *arg) {
       result = json_object_new_object();
     rc = send_json_frame(fd, FRAME_RESULT, result, &werr);
   } else {
-    json_object *o = json_object_new_object();
-    json_object_object_add(o, "code", json_object_new_string(berr_kind_name(err.kind)));
-    json_object_object_add(o, "message", json_object_new_string(err.msg));
+    hint_full_disk(&err);
+    json_object *o = proto_error_object(&err);
     (void)send_json_frame(fd, FRAME_ERROR, o, &werr);
     json_object_put(o);
     berthd_log("worker %d: %s", (int)getpid(), err.msg);

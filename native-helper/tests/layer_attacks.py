@@ -42,6 +42,10 @@ tar('a-abs-pax.tar', [f('ok', b'1', pax={'path': os.path.join(base, 'evil-e')})]
 tar('a-symdir.tar', [sym('out', OUT), f('out/evil-f', b'x')])
 tar('a-symchain.tar', [d('a'), sym('a/up', '..'), sym('b', 'a/up/..'), f('b/evil-g', b'x')])
 tar('a-symreplace-dir.tar', [sym('d', '../outside'), d('d', 0o777), f('d/evil-h', b'x')])
+# a directory walked clean by an earlier entry, then swapped for a symlink (after a
+# whiteout emptied it away), then written through: the walk is done again
+tar('a-cached-dir-sym.tar', [d('c'), d('c/sub'), f('c/sub/f1', b'1'), f('c/.wh.sub', b''), sym('c/sub', OUT), f('c/sub/evil-j', b'x')])
+tar('a-cached-dir-hard.tar', [d('c'), d('c/sub'), f('c/sub/f1', b'1'), f('c/.wh.sub', b''), sym('s', OUT), hard('c/sub', 's'), f('c/sub/evil-k', b'x')])
 # hardlinks to host files
 tar('a-hard-host.tar', [hard('hl', '/etc/passwd')])
 tar('a-hard-dotdot.tar', [hard('hl', '../outside/secret')])

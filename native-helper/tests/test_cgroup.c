@@ -122,6 +122,7 @@ static void fake_after_mkdir(const char *dir, enum cg_ctl ctl) {
     return;
   }
   /* v1: the hierarchy's files; cpu,cpuacct co-mounted has both sets. */
+  putf(dir, "tasks", "");
   if (ctl == CG_MEMORY) {
     putf(dir, "memory.limit_in_bytes", "9223372036854771712");
     putf(dir, "memory.memsw.limit_in_bytes", "9223372036854771712");
@@ -244,6 +245,13 @@ static void test_unified(void) {
   TAP_OK(!strcmp(get(dir, "cpu.max"), "50000 100000"), "unified: cpu.max = `%s`", get(dir, "cpu.max"));
   TAP_OK(!strcmp(get(dir, "cpu.weight"), "200"), "unified: cpu.weight = %s", get(dir, "cpu.weight"));
   TAP_OK(!strcmp(get(dir, "pids.max"), "64"), "unified: pids.max = %s", get(dir, "pids.max"));
+  int jfds[CG_CTL_COUNT];
+  int nj = cgroup_join_open(&cg, jfds, &err);
+  r = nj < 0 ? -1 : cgroup_join_fds(jfds, nj, &err);
+  TAP_OK(r == 0 && nj == 1 && !strcmp(get(dir, "cgroup.procs"), "0"),
+         "unified: joining by itself writes 0 to the one cgroup.procs (%d files, `%s`, %s)", nj,
+         get(dir, "cgroup.procs"), r ? err.msg : "ok");
+  putf(dir, "cgroup.procs", "");
 
   /* stats from files laid out as the kernel writes them */
   putf(dir, "memory.current", "1000000\n");
@@ -380,6 +388,29 @@ static void test_hybrid(void) {
          "hybrid: container's cpu and cpuacct dirs are one");
   snprintf(dir, sizeof dir, "%s/c1", pidsd);
   TAP_OK(!strcmp(get(dir, "pids.max"), "64"), "hybrid: pids.max = %s", get(dir, "pids.max"));
+  {
+    /* joining by itself: "0" to each hierarchy's tasks, the co-mounted cpu,cpuacct once */
+    int jfds[CG_CTL_COUNT];
+    int nj = cgroup_join_open(&cg, jfds, &err);
+    r = nj < 0 ? -1 : cgroup_join_fds(jfds, nj, &err);
+    bool all = true;
+    const char *parents[] = {mem, cpu, pidsd, frz};
+    for (int i = 0; i < 4; i++) {
+      snprintf(dir, sizeof dir, "%s/c1", parents[i]);
+      all &= !strcmp(get(dir, "tasks"), "0") && !strcmp(get(dir, "cgroup.procs"), "");
+      putf(dir, "tasks", "");
+    }
+    TAP_OK(r == 0 && nj == 4 && all, "hybrid: joining by itself writes 0 to tasks once per hierarchy (%d files, %s)",
+           nj, r ? err.msg : "ok");
+    snprintf(dir, sizeof dir, "%s/c1", pidsd);
+    char keep[1300];
+    snprintf(keep, sizeof keep, "%s/tasks", dir);
+    unlink(keep);
+    nj = cgroup_join_open(&cg, jfds, &err);
+    TAP_OK(nj < 0 && err.errnum == ENOENT && strstr(err.msg, "pids") && strstr(err.msg, "/c1/tasks"),
+           "hybrid: a missing tasks file is an error naming it (%s)", err.msg);
+    putf(dir, "tasks", "");
+  }
 
   snprintf(dir, sizeof dir, "%s/c1", mem);
   putf(dir, "memory.usage_in_bytes", "5000000\n");
@@ -507,6 +538,69 @@ static void test_legacy(void) {
   cgroup_env_free(&env);
 }
 
+/* ---- start-up: container cgroups nothing explains ---------------------- */
+
+static bool keep_first(const char *id, void *ctx) { return !strcmp(id, (const char *)ctx); }
+
+static void test_sweep(void) {
+  char root[512], p[1200];
+  berr_t err = {0};
+  new_tree("sweep", root, sizeof root);
+  write_proc(root,
+             "31 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct\n"
+             "34 30 0:31 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory\n"
+             "38 30 0:35 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n",
+             "8:pids:/h\n4:memory:/h\n2:cpu,cpuacct:/h\n");
+  const char *ctl_dirs[] = {"cpu,cpuacct", "memory", "pids"};
+  for (size_t i = 0; i < 3; i++) {
+    snprintf(p, sizeof p, "%s/sys/fs/cgroup/%s/h/x", root, ctl_dirs[i]);
+    put(p, "");
+  }
+  struct cgroup_env env;
+  int r = cgroup_env_init(&env, root, &err);
+  TAP_OK(r == 0, "sweep: env (%s)", r ? err.msg : "ok");
+  if (r < 0)
+    return;
+  char keep[65], stray[65];
+  memset(keep, 'a', 64);
+  memset(stray, 'b', 64);
+  keep[64] = stray[64] = '\0';
+  struct cgroup a, b;
+  r = cgroup_create(&env, keep, NULL, &a, &err);
+  r |= cgroup_create(&env, stray, NULL, &b, &err);
+  TAP_OK(r == 0, "sweep: two container cgroups made");
+  /* a directory someone else made there, not named like a container */
+  snprintf(p, sizeof p, "%s/other", env.parent[CG_MEMORY]);
+  mkdir(p, 0755);
+  struct cgroup stray_paths;
+  TAP_OK(cgroup_for_id(&env, stray, &stray_paths, &err) == 0 &&
+             !strcmp(stray_paths.path[CG_MEMORY], b.path[CG_MEMORY]) &&
+             !strcmp(stray_paths.path[CG_PIDS], b.path[CG_PIDS]) &&
+             !strcmp(stray_paths.path[CG_CPU], b.path[CG_CPU]),
+         "sweep: cgroup_for_id names the dirs cgroup_create made");
+  cgroup_free(&stray_paths);
+  struct cgroup bad;
+  TAP_OK(cgroup_for_id(&env, "../x", &bad, &err) < 0 || (cgroup_free(&bad), false),
+         "sweep: cgroup_for_id refuses a bad name");
+  int n = cgroup_sweep(&env, keep_first, keep);
+  TAP_OK(n == 1, "sweep: one removed (%d)", n);
+  bool gone = true, kept = true;
+  for (int c = 0; c < CG_CTL_COUNT; c++) {
+    if (b.path[c])
+      gone &= !is_dir(b.path[c]);
+    if (a.path[c])
+      kept &= is_dir(a.path[c]);
+  }
+  TAP_OK(gone, "sweep: the stray container cgroup is gone from every hierarchy");
+  TAP_OK(kept, "sweep: the kept one stays");
+  TAP_OK(is_dir(p), "sweep: a directory not named like a container stays");
+  rmdir(p);
+  cgroup_destroy(&a, &err);
+  cgroup_free(&a);
+  cgroup_free(&b);
+  cgroup_env_free(&env);
+}
+
 /* ---- the real cgroups of this machine ---------------------------------- */
 
 static bool read_has(const char *path, const char *needle) {
@@ -583,8 +677,57 @@ static void test_real(void) {
              st.cpu_quota_us == 50000 && st.cpu_period_us == 100000 && st.mem_usage >= 0 && st.oom_kills == 0,
          "real: stats pids=%" PRId64 "/%" PRId64 " mem=%" PRId64 "/%" PRId64 " cpu=%" PRId64 "ns (%s)",
          st.pids_current, st.pids_limit, st.mem_usage, st.mem_limit, st.cpu_usage_ns, r ? err.msg : "ok");
+  pid_t joiner = -1;
+  {
+    /* a second child joins by itself, with the files its parent opened */
+    int jfds[CG_CTL_COUNT];
+    int nj = cgroup_join_open(&cg, jfds, &err);
+    int gate3[2], done3[2];
+    if (nj < 0 || pipe(gate3) < 0 || pipe(done3) < 0) {
+      TAP_OK(false, "real: join by itself: %s", nj < 0 ? err.msg : "pipe");
+    } else {
+      joiner = fork();
+      if (joiner == 0) {
+        char c;
+        close(gate3[1]);
+        close(done3[0]);
+        berr_t e;
+        if (read(gate3[0], &c, 1) < 0 || cgroup_join_fds(jfds, nj, &e) < 0)
+          _exit(1);
+        if (write(done3[1], "j", 1) < 0)
+          _exit(1);
+        for (;;)
+          pause();
+      }
+      for (int i = 0; i < nj; i++)
+        close(jfds[i]);
+      close(gate3[0]);
+      close(done3[1]);
+      char c = 0;
+      bool joined = write(gate3[1], "x", 1) == 1 && read(done3[0], &c, 1) == 1 && c == 'j';
+      close(gate3[1]);
+      close(done3[0]);
+      snprintf(procf, sizeof procf, "/proc/%d/cgroup", (int)joiner);
+      cleanup_free char *cgs = NULL;
+      int in = 0;
+      if (joined && read_file(procf, 65536, &cgs, NULL, &err) == 0)
+        for (const char *q = cgs; (q = strstr(q, want)); q++)
+          in++;
+      pids = NULL;
+      n = 0;
+      r = cgroup_pids(&cg, &pids, &n, &err);
+      bool listed = false;
+      for (size_t i = 0; r == 0 && i < n; i++)
+        listed |= pids[i] == joiner;
+      free(pids);
+      TAP_OK(joined && in == nj && listed,
+             "real: a child joins by itself, %d of %d hierarchies in /proc/PID/cgroup, listed: %d", in, nj, listed);
+    }
+  }
   r = cgroup_kill_all(&cg, SIGKILL, &err);
   int sig = wait_signal(child);
+  if (joiner > 0)
+    wait_signal(joiner);
   TAP_OK(r == 0 && sig == SIGKILL, "real: kill_all SIGKILL kills the child (sig %d, %s)", sig, r ? err.msg : "ok");
   if (cg.path[CG_FREEZER])
     TAP_OK(!strncmp(get(cg.path[CG_FREEZER], "freezer.state"), "THAWED", 6), "real: freezer thawed again");
@@ -654,6 +797,7 @@ int main(void) {
   fake_has_kill = false;
   test_hybrid();
   test_legacy();
+  test_sweep();
   test_real();
   berr_t e;
   rm_rf(tmp_root, &e);

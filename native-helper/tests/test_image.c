@@ -310,7 +310,7 @@ int main(void) {
   r = image_import_rootfs(store, tgz, "ok", badcfg, &sum, &err);
   TAP_OK(r < 0 && err.kind == BERR_BAD_REQUEST, "Cmd not an array refused: %s", err.msg);
   json_object_put(badcfg);
-  badcfg = json_tokener_parse("{\"Volumes\": {}}");
+  badcfg = json_tokener_parse("{\"Healthcheck\": {}}");
   r = image_import_rootfs(store, tgz, "ok", badcfg, &sum, &err);
   TAP_OK(r < 0 && err.kind == BERR_BAD_REQUEST, "unknown config field refused: %s", err.msg);
   json_object_put(badcfg);

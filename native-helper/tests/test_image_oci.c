@@ -386,6 +386,17 @@ int main(void) {
     char *held = NULL;
     int held_fd = image_tmp_create(fresh, "import", &held, &err);
     TAP_OK(r == 0 && held_fd >= 0, "setup: an untagged image, a dangling layer, tmp debris (%s)", r ? err.msg : "ok");
+    /* temp files of blob writes: one whose writer is gone (a worker killed mid-write), one of a live writer */
+    pid_t gone = fork();
+    if (gone == 0)
+      _exit(0);
+    waitpid(gone, NULL, 0);
+    char dead_tmp[1200], live_tmp[1200], reused_tmp[1200];
+    snprintf(dead_tmp, sizeof dead_tmp, "%s/blobs/sha256/%064d.tmp.%d", fresh, 7, (int)gone);
+    snprintf(live_tmp, sizeof live_tmp, "%s/blobs/sha256/%064d.tmp.%d", fresh, 8, (int)getpid());
+    /* written half an hour before this process (its PID) started: another writer's */
+    snprintf(reused_tmp, sizeof reused_tmp, "%s/blobs/sha256/%064d.tmp.%d", fresh, 9, (int)getpid());
+    sh("touch %s %s && touch -d '30 minutes ago' %s", dead_tmp, live_tmp, reused_tmp);
 
     used_id = app_id; /* a container uses the untagged app image */
     int trees_before = count_in(fresh, "layers/sha256", 1);
@@ -398,6 +409,9 @@ int main(void) {
     snprintf(p, sizeof p, "%s/tmp/partial/old", fresh);
     snprintf(p2, sizeof p2, "%s/tmp/partial/new", fresh);
     TAP_OK(stat(p, &st) < 0 && stat(p2, &st) == 0, "stale partial upload removed, a fresh one kept");
+    TAP_OK(stat(dead_tmp, &st) < 0 && stat(live_tmp, &st) == 0,
+           "a blob temp file whose writer is gone removed at once, a live writer's kept");
+    TAP_OK(stat(reused_tmp, &st) < 0, "... and one whose PID a later process took");
 
     used_id = NULL;
     image_lease_release(fresh); /* the writer is done without an image: what it added may go */

@@ -202,6 +202,8 @@ int main(void) {
   r = harmless("a-symreplace-dir.tar", dest, sizeof dest);
   snprintf(p, sizeof p, "%s/d/evil-h", dest);
   TAP_OK(r == 0 && lstat(p, &st) == 0 && S_ISREG(st.st_mode), "a directory replaces an earlier symlink; its file lands inside");
+  refused("a-cached-dir-sym.tar", 0, BERR_INVALID, "goes through the symlink `c/sub`");
+  refused("a-cached-dir-hard.tar", 0, BERR_INVALID, "goes through the symlink `c/sub`");
 
   /* hardlinks to host files */
   refused("a-hard-host.tar", 0, BERR_INVALID, "absolute path");

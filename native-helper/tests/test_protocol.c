@@ -24,7 +24,7 @@ static const char *reply_text(json_object *reply) {
 }
 
 int main(void) {
-  TAP_PLAN(40);
+  TAP_PLAN(52);
   struct request req;
   berr_t err;
 
@@ -132,6 +132,49 @@ int main(void) {
   TAP_OK(err.kind == BERR_UNKNOWN_METHOD && strstr(err.msg, "container.fly") &&
              strstr(err.msg, "hello, container.list"),
          "unknown method lists the known ones: %s", err.msg);
+
+  /* strict UTF-8: json-c's own check lets these through */
+  {
+    static const struct {
+      const char *bytes, *what;
+    } bad[] = {{"\xc0\xaf", "an overlong slash"},
+               {"\xe0\x80\xaf", "an overlong three-byte form"},
+               {"\xed\xa0\x80", "a UTF-16 surrogate"},
+               {"\xf4\x90\x80\x80", "a code point above U+10FFFF"},
+               {"\xf8\x88\x80\x80\x80", "a five-byte form"},
+               {"\x80", "a lone continuation byte"}};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+      char line[128];
+      snprintf(line, sizeof line, "{\"v\":1,\"id\":1,\"method\":\"hel%slo\"}", bad[i].bytes);
+      TAP_OK(parse(line, &req, &err) < 0 && err.kind == BERR_BAD_REQUEST && strcasestr(err.msg, "UTF-8"),
+             "%s is refused: %s", bad[i].what, err.msg);
+      proto_request_free(&req);
+    }
+    TAP_OK(parse("{\"v\":1,\"id\":\"\xf0\x9f\x98\x80 \xc3\xa9 \xe2\x82\xac \xf4\x8f\xbf\xbf\",\"method\":\"hello\"}", &req,
+                 &err) == 0,
+           "valid UTF-8 of every length passes");
+    proto_request_free(&req);
+  }
+  TAP_OK(parse("{\"v\":1,\"id\":9,\"method\":\"hel\xed\xa0\x80lo\"}", &req, &err) < 0 && req.id &&
+             json_object_get_int(req.id) == 9,
+         "a bad line with a readable id keeps the id for the reply");
+  proto_request_free(&req);
+  /* json-c would cut the key at the NUL: "all\u0000x" must not become "all" */
+  TAP_OK(parse("{\"v\":1,\"id\":3,\"method\":\"container.list\",\"params\":{\"all\\u0000x\":true}}", &req, &err) < 0 &&
+             err.kind == BERR_BAD_REQUEST && strstr(err.msg, "NUL") && req.id,
+         "an escaped NUL in a key is refused: %s", err.msg);
+  proto_request_free(&req);
+  TAP_OK(parse("{\"v\":1,\"id\":\"a\\\\u0000\",\"method\":\"hello\"}", &req, &err) == 0,
+         "an escaped backslash before u0000 is just text");
+  proto_request_free(&req);
+  /* an id json-c would clamp could not be echoed as sent */
+  TAP_OK(parse("{\"v\":1,\"id\":99999999999999999999,\"method\":\"hello\"}", &req, &err) < 0 &&
+             err.kind == BERR_BAD_REQUEST && strstr(err.msg, "out of range"),
+         "an id beyond 64 bits is refused: %s", err.msg);
+  proto_request_free(&req);
+  TAP_OK(parse("{\"v\":1,\"id\":-9223372036854775807,\"method\":\"hello\"}", &req, &err) == 0,
+         "an id inside 64 bits is kept");
+  proto_request_free(&req);
 
   /* typed params */
   json_object *p = json_tokener_parse(

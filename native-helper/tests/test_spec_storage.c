@@ -31,7 +31,7 @@ static bool refused(const char *json, enum berr_kind kind, const char *needle) {
 }
 
 int main(void) {
-  TAP_PLAN(22);
+  TAP_PLAN(26);
   struct container_spec s;
   berr_t err;
   TAP_OK(parse("{}", &s, &err) == 0 && s.n_mounts == 0 && s.restart.policy == RESTART_NO, "nothing given");
@@ -112,5 +112,41 @@ int main(void) {
          "autoRemove with a restart policy refused");
   TAP_OK(parse("{\"autoRemove\": true, \"restart\": {\"policy\": \"no\"}}", &s, &err) == 0, "autoRemove with policy no is fine");
   spec_storage_free(&s);
+
+  /* anonymous volumes: no source (docker's -v /data), named later by the create */
+  r = parse("{\"mounts\": [{\"type\": \"volume\", \"target\": \"/data/\"}, {\"type\": \"volume\", \"source\": \"\", "
+            "\"target\": \"/b\"}]}",
+            &s, &err);
+  TAP_OK(r == 0 && s.n_mounts == 2 && s.mounts[0].kind == MOUNT_VOLUME && s.mounts[0].anonymous && !s.mounts[0].source &&
+             !strcmp(s.mounts[0].target, "/data") && s.mounts[1].anonymous && !s.mounts[1].source,
+         "a volume mount without a source is anonymous: %s", r ? err.msg : "");
+  spec_storage_free(&s);
+  r = parse("{\"mounts\": [{\"type\": \"volume\", \"source\": \"0123abc\", \"target\": \"/d\", \"anonymous\": true},"
+            " {\"type\": \"volume\", \"source\": \"named\", \"target\": \"/n\"}]}",
+            &s, &err);
+  o = json_object_new_object();
+  spec_storage_to_json(&s, o);
+  memset(&back, 0, sizeof back);
+  r2 = spec_storage_from_json(&back, o, &err);
+  json_object *m0 = json_object_array_get_idx(json_object_object_get(o, "mounts"), 0),
+              *m1 = json_object_array_get_idx(json_object_object_get(o, "mounts"), 1);
+  TAP_OK(r == 0 && r2 == 0 && back.mounts[0].anonymous && !strcmp(back.mounts[0].source, "0123abc") &&
+             !back.mounts[1].anonymous && json_object_get_boolean(json_object_object_get(m0, "anonymous")) &&
+             !json_object_object_get(m1, "anonymous"),
+         "a named anonymous volume round-trips (config.json), a named one has no anonymous key");
+  json_object_put(o);
+  spec_storage_free(&back);
+  spec_storage_free(&s);
+  TAP_OK(refused("{\"mounts\": [{\"type\": \"tmpfs\", \"target\": \"/t\", \"anonymous\": true}]}", BERR_INVALID,
+                 "volume mounts only") &&
+             refused("{\"mounts\": [{\"type\": \"bind\", \"source\": \"/x\", \"target\": \"/t\", \"anonymous\": false}]}",
+                     BERR_INVALID, "volume mounts only"),
+         "anonymous on a tmpfs or a bind refused");
+  TAP_OK(refused("{\"mounts\": [{\"type\": \"volume\", \"target\": \"/t\", \"anonymous\": false}]}", BERR_INVALID,
+                 "needs a source") &&
+             refused("{\"mounts\": [{\"type\": \"bind\", \"target\": \"/t\"}]}", BERR_INVALID, "needs a source") &&
+             refused("{\"mounts\": [{\"type\": \"volume\", \"target\": \"/t\", \"anonymous\": 1}]}", BERR_BAD_REQUEST,
+                     NULL),
+         "a bind still needs a source; anonymous false without a source, or not a boolean, refused");
   TAP_DONE();
 }

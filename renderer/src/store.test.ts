@@ -119,7 +119,7 @@ describe('the store', () => {
     const net = { id: 'n1', name: 'bridge', driver: 'bridge' as const, bridge: 'berth0', subnet: '10.89.0.0/16', gateway: '10.89.0.1', builtin: true, created: '', active: false, containers: [] };
     emit('networksChanged', [net]);
     expect(store.getState().networks?.map((n) => n.name)).toEqual(['bridge']);
-    const vol = (name: string) => ({ name, mountpoint: `/v/${name}/_data`, created: '', usedBy: [], sizeBytes: null });
+    const vol = (name: string) => ({ name, mountpoint: `/v/${name}/_data`, created: '', anonymous: false, usedBy: [], sizeBytes: null });
     emit('volumesChanged', [vol('data'), vol('cache')]);
     store.getState().measureVolumes(['data', 'cache']);
     // A second ask while one is in flight does not inspect again.

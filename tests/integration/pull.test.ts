@@ -584,6 +584,8 @@ describe('the store side of pulls (image.blob.*, image.create) with hostile inpu
 
     lease.close(); // the pull is gone without an image.create
     await held.catch(() => undefined);
+    // the lease has ended once its worker has seen the close (a moment later on a busy machine)
+    await waitUntil(() => client.call('image.blob.stat', { digest: layer.desc.digest, lease: id }).then(() => false, () => true), 5000, 50);
     // the lease has ended: using it again says so
     await expect(client.call('image.blob.stat', { digest: layer.desc.digest, mediaType: OCI_LAYER_GZ, lease: id })).rejects.toMatchObject({ code: 'not_found', message: expect.stringMatching(/lease .* gone/) });
     const put2 = await client.stream('image.blob.put', { ...other.desc, mediaType: OCI_LAYER_GZ, lease: id }).catch((e: unknown) => e);

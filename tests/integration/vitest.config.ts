@@ -7,13 +7,14 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-// One file after another in name order, restart*.test.ts last: they replace the
-// helper, and everything before them then runs against the helper started first.
+// One file after another in name order, restart*.test.ts and faults.test.ts last:
+// they replace the helper, and everything before them then runs against the
+// helper started first.
 class ByNameRestartLast extends BaseSequencer {
   override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
     const key = (f: TestSpecification): [number, string] => {
       const base = path.basename(f.moduleId);
-      return [base.startsWith('restart') ? 1 : 0, base];
+      return [base.startsWith('restart') || base.startsWith('faults') ? 1 : 0, base];
     };
     return [...files].sort((a, b) => {
       const [ka, kb] = [key(a), key(b)];

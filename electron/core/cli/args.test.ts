@@ -151,7 +151,7 @@ describe('the other verbs', () => {
     expect(parse(['kill', '-s', 'SIGUSR1', 'a'])).toEqual({ verb: 'kill', refs: ['a'], signal: 'SIGUSR1' });
     expect(parse(['kill', '--signal', '9', 'a'])).toEqual({ verb: 'kill', refs: ['a'], signal: 9 });
     expect(parse(['kill', 'a'])).toEqual({ verb: 'kill', refs: ['a'] });
-    expect(parse(['rm', '-f', 'a', 'b'])).toEqual({ verb: 'rm', refs: ['a', 'b'], force: true });
+    expect(parse(['rm', '-f', 'a', 'b'])).toEqual({ verb: 'rm', refs: ['a', 'b'], force: true, volumes: false });
     expect(() => parse(['rm'])).toThrow(UsageError);
   });
   it('inspect, top, stats', () => {

@@ -45,7 +45,7 @@ const change = (verb: string): FlagDef => ({
   long: 'change',
   kind: 'list',
   arg: 'INSTRUCTION',
-  help: `CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL or STOPSIGNAL, as in a Dockerfile (repeatable; ${verb})`,
+  help: `CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, VOLUME, LABEL or STOPSIGNAL, as in a Dockerfile (repeatable; ${verb})`,
 });
 
 export const VERBS: Record<string, VerbDef> = {
@@ -127,10 +127,13 @@ export const VERBS: Record<string, VerbDef> = {
     flags: [{ key: 'signal', short: 's', long: 'signal', kind: 'value', arg: 'SIGNAL', help: 'signal name or number (default SIGKILL)' }],
   },
   rm: {
-    usage: 'berth rm [-f] CONTAINER...',
+    usage: 'berth rm [-f] [-v] CONTAINER...',
     summary: 'Remove containers',
     stopAtPositional: false,
-    flags: [{ key: 'force', short: 'f', long: 'force', kind: 'bool', help: 'kill and remove running containers' }],
+    flags: [
+      { key: 'force', short: 'f', long: 'force', kind: 'bool', help: 'kill and remove running containers' },
+      { key: 'volumes', short: 'v', long: 'volumes', kind: 'bool', help: 'also remove their anonymous volumes (never named ones)' },
+    ],
   },
   inspect: {
     usage: 'berth inspect CONTAINER|IMAGE...',
@@ -276,7 +279,16 @@ export const VERBS: Record<string, VerbDef> = {
   'volume ls': { usage: 'berth volume ls [-q] [--json]', summary: 'List volumes', stopAtPositional: false, flags: [{ key: 'quiet', short: 'q', long: 'quiet', kind: 'bool', help: 'print names only' }, json] },
   'volume rm': { usage: 'berth volume rm [-f] VOLUME...', summary: 'Remove volumes (refused while a container uses them)', stopAtPositional: false, flags: [{ key: 'force', short: 'f', long: 'force', kind: 'bool', help: 'no error for a volume that is not there' }] },
   'volume inspect': { usage: 'berth volume inspect VOLUME...', summary: 'Show volumes as a JSON array', stopAtPositional: false, flags: [] },
-  'volume prune': { usage: 'berth volume prune [-f] [--json]', summary: 'Remove every volume no container uses', stopAtPositional: false, flags: [{ key: 'force', short: 'f', long: 'force', kind: 'bool', help: 'do not ask for confirmation' }, json] },
+  'volume prune': {
+    usage: 'berth volume prune [-a] [-f] [--json]',
+    summary: 'Remove the anonymous volumes no container uses (-a: named ones too)',
+    stopAtPositional: false,
+    flags: [
+      { key: 'all', short: 'a', long: 'all', kind: 'bool', help: 'remove every volume no container uses, named ones too' },
+      { key: 'force', short: 'f', long: 'force', kind: 'bool', help: 'do not ask for confirmation' },
+      json,
+    ],
+  },
   version: { usage: 'berth version', summary: 'Show the berth and berthd versions', stopAtPositional: false, flags: [] },
   help: { usage: 'berth help [VERB]', summary: 'Show help', stopAtPositional: false, flags: [] },
   ...NETWORK_VERBS,
@@ -289,7 +301,7 @@ export type Command =
   | { verb: 'logs'; ref: string; follow: boolean; timestamps: boolean; tail?: number }
   | { verb: 'stop'; refs: string[]; timeout?: number }
   | { verb: 'kill'; refs: string[]; signal?: string | number }
-  | { verb: 'rm'; refs: string[]; force: boolean }
+  | { verb: 'rm'; refs: string[]; force: boolean; volumes: boolean }
   | { verb: 'inspect'; refs: string[] }
   | { verb: 'top'; ref: string; json: boolean }
   | { verb: 'stats'; refs: string[]; noStream: boolean; json: boolean }
@@ -314,7 +326,7 @@ export type Command =
   | { verb: 'volume ls'; quiet: boolean; json: boolean }
   | { verb: 'volume rm'; names: string[]; force: boolean }
   | { verb: 'volume inspect'; names: string[] }
-  | { verb: 'volume prune'; force: boolean; json: boolean }
+  | { verb: 'volume prune'; all: boolean; force: boolean; json: boolean }
   | { verb: 'version' }
   | NetworkCommand
   | { verb: 'help'; topic?: string };
@@ -616,8 +628,17 @@ export function applyChange(config: ImageConfig, change: string, verb = 'import'
     case 'STOPSIGNAL':
       config.StopSignal = value;
       break;
+    case 'VOLUME': {
+      // VOLUME /data /logs, or the JSON form VOLUME ["/data", "/logs"]
+      const paths = value.startsWith('[') ? argv() : value.split(/\s+/);
+      for (const p of paths) {
+        if (!p.startsWith('/')) throw new UsageError(`--change '${change}': VOLUME takes absolute container paths`, verb);
+        config.Volumes = { ...(config.Volumes ?? {}), [p]: {} };
+      }
+      break;
+    }
     default:
-      throw new UsageError(`--change '${change}': ${instr} is not supported (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, LABEL, STOPSIGNAL)`, verb);
+      throw new UsageError(`--change '${change}': ${instr} is not supported (CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, VOLUME, LABEL, STOPSIGNAL)`, verb);
   }
 }
 
@@ -738,7 +759,7 @@ export function parseArgs(argv: readonly string[], opts: ParseOptions = {}): Com
     }
     case 'rm':
       needPositionals(verb, p, 1, 'at least one CONTAINER');
-      return { verb, refs: p.positionals, force: bool(p, 'force') };
+      return { verb, refs: p.positionals, force: bool(p, 'force'), volumes: bool(p, 'volumes') };
     case 'inspect':
       needPositionals(verb, p, 1, 'at least one CONTAINER or IMAGE');
       return { verb, refs: p.positionals };
@@ -843,7 +864,7 @@ export function parseArgs(argv: readonly string[], opts: ParseOptions = {}): Com
       return { verb, names: p.positionals };
     case 'volume prune':
       noMorePositionals(verb, p, 0);
-      return { verb, force: bool(p, 'force'), json: bool(p, 'json') };
+      return { verb, all: bool(p, 'all'), force: bool(p, 'force'), json: bool(p, 'json') };
     case 'network create':
       needPositionals(verb, p, 1, 'a NAME');
       noMorePositionals(verb, p, 1);

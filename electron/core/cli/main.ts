@@ -514,7 +514,7 @@ async function dispatch(cmd: Command): Promise<number> {
     case 'rm': {
       const c = await helper();
       return each(cmd.refs, 'rm', async (ref) => {
-        await c.call('container.remove', { ref, force: cmd.force });
+        await c.call('container.remove', cmd.volumes ? { ref, force: cmd.force, volumes: true } : { ref, force: cmd.force });
         return ref;
       });
     }

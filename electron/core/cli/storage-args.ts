@@ -1,5 +1,6 @@
 // The storage and restart flags of `berth run` (docker's spellings) to ContainerSpec's
-// `mounts` and `restart`: -v SRC:DST[:ro], --mount k=v,..., --tmpfs DST[:opts], --restart.
+// `mounts` and `restart`: -v SRC:DST[:ro] (or -v DST, an anonymous volume), --mount k=v,...,
+// --tmpfs DST[:opts], --restart.
 // Errors are plain Errors with a one-line message; args.ts turns them into usage errors.
 import path from 'node:path';
 
@@ -24,11 +25,12 @@ function bindOrVolume(flag: string, source: string, cwd: string): { type: 'bind'
   return { type: 'volume', source };
 }
 
-/** `-v SRC:DST[:ro|rw]` */
+/** `-v SRC:DST[:ro|rw]`, or `-v DST`: an anonymous volume (a new one, named by berthd, for this container) */
 export function parseVolumeFlag(text: string, cwd: string): MountSpec {
   const parts = text.split(':');
+  if (parts.length === 1 && text.startsWith('/')) return { type: 'volume', target: text };
   if (parts.length < 2 || parts.length > 3 || parts[0] === '' || parts[1] === '') {
-    throw new Error(`-v '${text}': expected HOST-PATH:CONTAINER-PATH[:ro] or VOLUME:CONTAINER-PATH[:ro]`);
+    throw new Error(`-v '${text}': expected HOST-PATH:CONTAINER-PATH[:ro], VOLUME:CONTAINER-PATH[:ro] or CONTAINER-PATH (an anonymous volume)`);
   }
   let readOnly = false;
   for (const opt of (parts[2] ?? '').split(',').filter(Boolean)) {
@@ -59,7 +61,8 @@ function size(flag: string, text: string): number {
   }
 }
 
-/** `--mount type=bind|volume|tmpfs,source=..,target=..[,readonly][,tmpfs-size=..][,tmpfs-mode=..]` */
+/** `--mount type=bind|volume|tmpfs,source=..,target=..[,readonly][,tmpfs-size=..][,tmpfs-mode=..]`;
+ *  a volume without source= is an anonymous one */
 export function parseMountFlag(text: string, cwd: string): MountSpec {
   const kv = new Map<string, string | undefined>();
   for (const field of text.split(',').filter(Boolean)) {
@@ -88,6 +91,7 @@ export function parseMountFlag(text: string, cwd: string): MountSpec {
     };
   }
   if (kv.has('tmpfs-size') || kv.has('tmpfs-mode')) throw new Error(`${flag}: tmpfs-size and tmpfs-mode go with type=tmpfs`);
+  if (type === 'volume' && !source) return { type: 'volume', target: containerPath(flag, target), ...ro };
   if (!source) throw new Error(`${flag}: source= is missing`);
   if (type === 'bind') {
     if (!source.startsWith('/')) throw new Error(`${flag}: a bind source must be an absolute host path`);

@@ -10,8 +10,8 @@ type StorageCommand = Extract<Command, { verb: 'restart' | 'volume create' | 'vo
 
 export function volumesTable(volumes: VolumeInfo[], now = Date.now()): string {
   return table(
-    ['VOLUME NAME', 'CREATED', 'CONTAINERS', 'MOUNTPOINT'],
-    volumes.map((v) => [v.name, ago(v.created, now), String(v.usedBy.length), v.mountpoint]),
+    ['VOLUME NAME', 'KIND', 'CREATED', 'CONTAINERS', 'MOUNTPOINT'],
+    volumes.map((v) => [v.name, v.anonymous ? 'anonymous' : 'named', ago(v.created, now), String(v.usedBy.length), v.mountpoint]),
   );
 }
 
@@ -62,7 +62,7 @@ export async function runStorageVerb(cmd: StorageCommand): Promise<number> {
       return status;
     }
     case 'volume prune': {
-      const r = await c.call('volume.prune', {});
+      const r = await c.call('volume.prune', cmd.all ? { all: true } : {});
       if (cmd.json) writeJson(r);
       else out(`${r.removed.map((n) => `Deleted: ${n}\n`).join('')}Total reclaimed space: ${formatBytes(r.reclaimedBytes)}\n`);
       return 0;

@@ -381,15 +381,17 @@ export async function pullImage(client: HelperClient, ref: string, opts: PullOpt
             sync(true);
           }
         }
-        stored.push(
-          layer.stored.catch((e: unknown) => {
-            if (storeError === null) {
-              storeError = e;
-              abort.abort();
-            }
-            throw e;
-          }),
-        );
+        const kept = layer.stored.catch((e: unknown) => {
+          if (storeError === null) {
+            storeError = e;
+            abort.abort();
+          }
+          throw e;
+        });
+        // awaited below, unless another layer's failure ends the pull first: then its
+        // rejection (the abort's "cancelled") must not surface as an unhandled one
+        kept.catch(() => undefined);
+        stored.push(kept);
       },
       abort,
     ).catch((e: unknown) => {

@@ -555,7 +555,7 @@ export function createBerthService(source: HelperClient | ServiceOptions): Berth
         'volumes',
       ),
     removeVolume: (name, force) => changed(withHelper((c) => c.call('volume.remove', { name, force: force === true })), 'volumes'),
-    pruneVolumes: () => changed(withHelper((c) => c.call('volume.prune', {})), 'volumes'),
+    pruneVolumes: (all) => changed(withHelper((c) => c.call('volume.prune', all === true ? { all } : {})), 'volumes'),
 
     on<E extends BerthEventName>(event: E, l: EventListener<E>): Unsubscribe {
       let set = listeners.get(event);

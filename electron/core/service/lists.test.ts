@@ -145,7 +145,7 @@ describe('networks and volumes in the service', () => {
     const off = svc.on('volumesChanged', (l) => seen.push(l));
     await until(() => seen.length === 1);
     expect(seen[0]).toEqual([]);
-    fake.volumes = [{ name: 'data', mountpoint: '/x/data/_data', created: '', usedBy: [], sizeBytes: null }];
+    fake.volumes = [{ name: 'data', mountpoint: '/x/data/_data', created: '', anonymous: false, usedBy: [], sizeBytes: null }];
     fake.push({ type: 'volume', action: 'create', id: 'data' });
     await until(() => seen.length === 2);
     // A container that starts using it: the volume's usedBy changes, berthd reports the container.

@@ -110,11 +110,18 @@ describe('network, ports, mounts and restart in the spec', () => {
     ]);
   });
 
+  it('a volume row without a name is an anonymous volume', () => {
+    expect(mountsFromRows([{ ...emptyMountRow('volume'), target: '/data/' }, { ...emptyMountRow('volume'), source: '  ', target: '/cache', readOnly: true }])).toEqual([
+      { type: 'volume', target: '/data' },
+      { type: 'volume', target: '/cache', readOnly: true },
+    ]);
+    expect(() => mountsFromRows([{ ...emptyMountRow('volume'), target: 'data' }])).toThrow(/in the container.*absolute/);
+  });
+
   it('says what is wrong with a mount', () => {
     expect(() => mountsFromRows([{ ...emptyMountRow('bind'), source: 'www', target: '/www' }])).toThrow(/host path.*absolute/);
     expect(() => mountsFromRows([{ ...emptyMountRow('bind'), source: '/www', target: 'www' }])).toThrow(/in the container.*absolute/);
     expect(() => mountsFromRows([{ ...emptyMountRow('bind'), source: '/www', target: '/a/../etc' }])).toThrow(/\.\./);
-    expect(() => mountsFromRows([{ ...emptyMountRow('volume'), target: '/data' }])).toThrow(/Choose a volume/);
     expect(() => mountsFromRows([{ ...emptyMountRow('volume'), source: 'a b', target: '/data' }])).toThrow(/volume name/);
     expect(() => mountsFromRows([{ ...emptyMountRow('tmpfs'), target: '/' }])).toThrow(/root/);
     expect(() => mountsFromRows([{ ...emptyMountRow('tmpfs'), target: '/t' }, { ...emptyMountRow('tmpfs'), target: '/t/' }])).toThrow(/Two mounts/);

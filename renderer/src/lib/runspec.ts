@@ -10,7 +10,8 @@ export interface PortRow {
   protocol: 'tcp' | 'udp';
 }
 
-/** One mount as the form holds it; `source` is a host path (bind) or a volume name (volume). */
+/** One mount as the form holds it; `source` is a host path (bind) or a volume name (volume;
+ *  empty: an anonymous volume). */
 export interface MountRow {
   type: 'bind' | 'volume' | 'tmpfs';
   source: string;
@@ -150,8 +151,9 @@ export function mountsFromRows(rows: readonly MountRow[]): MountSpec[] {
       out.push({ type: 'bind', source, target, ...ro });
     } else if (r.type === 'volume') {
       const source = r.source.trim();
-      if (!VOLUME_NAME.test(source)) throw new RangeError(source ? `“${source}” is not a volume name (letters, digits, “_”, “.” and “-”).` : `Choose a volume for ${target}, or type a new name.`);
-      out.push({ type: 'volume', source, target, ...ro });
+      // no name: an anonymous volume, made for this container with a generated name (docker's -v /data)
+      if (source && !VOLUME_NAME.test(source)) throw new RangeError(`“${source}” is not a volume name (letters, digits, “_”, “.” and “-”).`);
+      out.push(source ? { type: 'volume', source, target, ...ro } : { type: 'volume', target, ...ro });
     } else {
       const size = r.size.trim() ? parseSize(r.size) : null;
       out.push({ type: 'tmpfs', target, ...(size ? { size } : {}), ...ro });

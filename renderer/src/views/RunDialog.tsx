@@ -383,7 +383,7 @@ function PortRowFields({ i, p, setRow, remove }: { i: number; p: PortRow; setRow
 
 const MOUNT_HELP: Record<MountRow['type'], string> = {
   bind: 'a directory or file of the host, seen at a path inside',
-  volume: 'a named directory the helper keeps; it outlives the container',
+  volume: 'a named directory the helper keeps; it outlives the container (no name: an anonymous volume, a new one made for this container)',
   tmpfs: 'memory-backed scratch space, gone when the container stops',
 };
 
@@ -422,10 +422,15 @@ function StorageTab({ mounts, volumes, setMounts }: { mounts: MountRow[]; volume
                   )}
                   {m.type === 'volume' && (
                     <>
-                      <input className="input mono" list="volume-names" name={`mount-${i}-source`} aria-label={`Mount ${i + 1}: volume`} value={m.source} onChange={(e) => setRow(i, { source: e.target.value })} placeholder={volumes[0] ?? 'a new name'} />
+                      <input className="input mono" list="volume-names" name={`mount-${i}-source`} aria-label={`Mount ${i + 1}: volume`} value={m.source} onChange={(e) => setRow(i, { source: e.target.value })} placeholder="empty: anonymous" />
                       {isNew && (
                         <span className="tag" title="A volume of this name is created when the container starts">
                           new
+                        </span>
+                      )}
+                      {m.source.trim() === '' && m.target.trim() !== '' && (
+                        <span className="tag" title="A new volume with a generated name, made for this container; berth rm -v or Remove unused in Volumes deletes it">
+                          anonymous
                         </span>
                       )}
                     </>

@@ -1,5 +1,6 @@
-// Volumes: named directories the helper keeps that outlive containers; list with sizes
-// and users, create, remove (refused while used, and said so before asking), prune.
+// Volumes: named directories the helper keeps that outlive containers (anonymous ones,
+// made for one container, are marked); list with sizes and users, create, remove (refused
+// while used, and said so before asking), prune (every unused one, named ones too).
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
 
 import type { VolumeInfo } from '../../../electron/core/protocol';
@@ -24,7 +25,14 @@ function VolumeRow({ v, now, users, onRemove }: { v: VolumeInfo; now: number; us
     <tr tabIndex={0} onKeyDown={(e) => rowKeys(e, () => undefined, () => onRemove(v))} data-testid="volume-row" data-name={v.name}>
       <td>
         <div className="name-cell">
-          <span className="name mono">{/^[0-9a-f]{64}$/.test(v.name) ? shortId(v.name) : v.name}</span>
+          <span className="name mono" title={v.name}>
+            {/^[0-9a-f]{64}$/.test(v.name) ? shortId(v.name) : v.name}
+            {v.anonymous && (
+              <span className="tag" data-testid="volume-anonymous" title="Made for one container (-v /data, or a volume its image declares); removed with it by berth rm -v or --rm">
+                anonymous
+              </span>
+            )}
+          </span>
           <span className="id" title={v.mountpoint}>
             {v.mountpoint}
           </span>
@@ -159,7 +167,7 @@ function PruneVolumes({ unused, onDone }: { unused: VolumeInfo[]; onDone(): void
     setBusy(true);
     setError(null);
     try {
-      const r = await api.pruneVolumes();
+      const r = await api.pruneVolumes(true); // every unused one, as the list above says
       notify('success', r.removed.length === 0 ? 'No volume was unused' : `Removed ${r.removed.length} ${r.removed.length === 1 ? 'volume' : 'volumes'}, ${formatBytes(r.reclaimedBytes)} freed`);
       onDone();
     } catch (e) {

@@ -39,7 +39,9 @@ export function berth(args: string[], opts: CliOptions = {}): Promise<CliResult>
   const e = testEnv();
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(e.repo, 'bin/berth.mjs'), ...args], {
+    // BERTH_TEST_CLI: another build's bin/berth.mjs (its own dist/ beside it), e.g. one not yet in dist/
+    const cli = process.env.BERTH_TEST_CLI ?? path.join(e.repo, 'bin/berth.mjs');
+    const child = spawn(process.execPath, [cli, ...args], {
       env: cliEnv(opts.env),
       stdio: ['pipe', 'pipe', 'pipe'],
     });

@@ -1,7 +1,7 @@
 // Overview: configuration, state, exit code and reason, OOM.
 import type { ContainerInfo } from '../../../../electron/core/protocol';
 import { useBerth } from '../../berth';
-import { formatBytes, formatCpu, quoteCommand, uptime } from '../../lib/fmt';
+import { formatBytes, formatCpu, quoteCommand, shortId, uptime } from '../../lib/fmt';
 import { portText } from '../../lib/net';
 import { containerState, exitExplanation, restartingText, restartPolicyText } from '../../lib/status';
 import { RESTART_TEXT } from '../../lib/runspec';
@@ -149,7 +149,9 @@ export function Overview({ c }: { c: ContainerInfo }) {
                 <tr key={m.target} data-testid="mount" data-target={m.target}>
                   <td className="mono">{m.target}</td>
                   <td>
-                    <span className={`badge plain ${m.type === 'volume' ? 'info' : ''}`}>{m.type === 'volume' ? `volume ${m.name ?? ''}` : m.type}</span>
+                    <span className={`badge plain ${m.type === 'volume' ? 'info' : ''}`} title={m.anonymous ? `anonymous volume ${m.name ?? ''}` : undefined}>
+                      {m.type !== 'volume' ? m.type : m.anonymous ? `anonymous volume ${shortId(m.name ?? '')}` : `volume ${m.name ?? ''}`}
+                    </span>
                   </td>
                   <td className="mono small">{m.type === 'tmpfs' ? <span className="muted">memory</span> : m.source}</td>
                   <td>{m.readOnly ? 'read-only' : 'read-write'}</td>

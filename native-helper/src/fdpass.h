@@ -1,0 +1,20 @@
+/* File descriptors handed between the monitor and the init over their
+ * SOCK_SEQPACKET sockets: a one-byte tag with the descriptors as SCM_RIGHTS. */
+#ifndef BERTH_FDPASS_H
+#define BERTH_FDPASS_H
+
+#include <stdbool.h>
+
+#include "error.h"
+
+#define FDPASS_MAX 8
+
+/* Sends tag with fds[0..n) (n <= FDPASS_MAX; 0 sends the tag alone). */
+int fdpass_send(int sock, char tag, const int *fds, int n, berr_t *err);
+/* Receives one message: its tag in *tag and up to max descriptors (CLOEXEC) in
+ * fds; returns how many came, or -1 with err filled (the peer gone; with
+ * dontwait, errnum EAGAIN when nothing is queued). A message with more than max
+ * descriptors is refused, and every descriptor it carried closed. */
+int fdpass_recv(int sock, char *tag, int *fds, int max, bool dontwait, berr_t *err);
+
+#endif
