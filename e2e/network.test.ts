@@ -275,8 +275,19 @@ describe('network and storage', () => {
     await row.getByTestId('volume-anonymous').waitFor();
     expect(await row.textContent()).toContain('e2e-anon');
     await quietShot(page, '44-volumes-anonymous');
-    // rm -v: the container and its anonymous volume go
-    await client.call('container.remove', { ref: 'e2e-anon', force: true, volumes: true });
+    // Remove with "also delete its anonymous volume" ticked: the container and its volume go
+    await page.getByTestId('nav-containers').click();
+    const crow = page.locator('[data-testid=container-row][data-name=e2e-anon]');
+    await crow.getByRole('button', { name: 'Remove e2e-anon' }).click();
+    const box = page.getByTestId('remove-volumes');
+    await box.waitFor();
+    expect(await box.locator('xpath=..').textContent()).toContain('/cache');
+    await box.check();
+    await quietShot(page, '45-remove-with-volumes');
+    await page.getByRole('button', { name: 'Kill and remove' }).click();
+    await crow.waitFor({ state: 'detached' });
+    expect((await client.call('volume.list')).volumes.map((v) => v.name)).not.toContain(name);
+    await page.getByTestId('nav-volumes').click();
     await row.waitFor({ state: 'detached' });
     expect(pageErrors(page)).toEqual([]);
   });

@@ -165,7 +165,8 @@ export interface BerthCalls {
   /** Sends a signal (name or number as text; SIGKILL by default). */
   kill(ref: string, signal?: string): Promise<ContainerInfo>;
   /** Removes a container; a running one only with force (kills it first). */
-  remove(ref: string, force?: boolean): Promise<{ id: string }>;
+  /** volumes: also remove the container's anonymous volumes that no other container uses */
+  remove(ref: string, force?: boolean, volumes?: boolean): Promise<{ id: string }>;
   /** Stops it (as stop) if it runs, then starts it again; resets its restart count. */
   restartContainer(ref: string, timeoutSeconds?: number): Promise<ContainerInfo>;
   /** The container's interfaces and routes beside the helper's (the host's): `ip addr` and `ip route` on each side. */

@@ -16,6 +16,8 @@ export function useContainerActions(c: ContainerInfo) {
   const [busy, setBusy] = useState<string | null>(null);
   const [confirm, setConfirm] = useState<Pending>(null);
   const [error, setError] = useState<string | null>(null);
+  const [withVolumes, setWithVolumes] = useState(false);
+  const anonymous = (c.mounts ?? []).filter((m) => m.type === 'volume' && m.anonymous);
 
   const run = async (label: string, fn: () => Promise<unknown>, done?: string): Promise<boolean> => {
     setBusy(label);
@@ -38,7 +40,10 @@ export function useContainerActions(c: ContainerInfo) {
   const stop = () => void run('Stop', () => api.stop(c.id));
   const restart = () => void run('Restart', () => api.restartContainer(c.id), `Restarted ${c.name}`);
   const askKill = () => setConfirm('kill');
-  const askRemove = () => setConfirm('remove');
+  const askRemove = () => {
+    setWithVolumes(false);
+    setConfirm('remove');
+  };
 
   const dialog =
     confirm === 'remove' ? (
@@ -49,12 +54,20 @@ export function useContainerActions(c: ContainerInfo) {
         busy={busy !== null}
         error={error}
         onCancel={() => setConfirm(null)}
-        onConfirm={() => void run('Remove', () => api.remove(c.id, isActive(c)), `Removed ${c.name}`).then((ok) => ok && setConfirm(null))}
+        onConfirm={() => void run('Remove', () => api.remove(c.id, isActive(c), withVolumes), `Removed ${c.name}`).then((ok) => ok && setConfirm(null))}
       >
         <p style={{ margin: 0 }}>
           {c.status === 'running' ? 'The container is running: it will be killed first. ' : c.status === 'restarting' ? 'Its pending restart is cancelled. ' : ''}
           Its writable layer (every file it created or changed), its log and its cgroup are deleted. The image <code>{c.image}</code> stays.
         </p>
+        {anonymous.length > 0 && (
+          <label className="check">
+            <input type="checkbox" data-testid="remove-volumes" checked={withVolumes} onChange={(e) => setWithVolumes(e.target.checked)} />
+            <span>
+              Also delete its {anonymous.length === 1 ? 'anonymous volume' : `${anonymous.length} anonymous volumes`} ({anonymous.map((m) => m.target).join(', ')}); named volumes always stay
+            </span>
+          </label>
+        )}
       </Confirm>
     ) : confirm === 'kill' ? (
       <Confirm
