@@ -256,7 +256,7 @@ int main(void) {
     printf("1..0 # SKIP needs root\n");
     return 0;
   }
-  TAP_PLAN(48);
+  TAP_PLAN(49);
   signal(SIGPIPE, SIG_IGN);
   berr_t err;
   TAP_OK(mkdtemp(tmp) != NULL && chmod(tmp, 0755) == 0, "temp dir %s", tmp);
@@ -549,6 +549,15 @@ int main(void) {
     ;
   TAP_OK(!mounted_under(tmp), "no mount remains under %s", tmp);
   TAP_OK(rm_rf(tmp, &err) == 0, "temp dir removed");
+  /* the <own>/berth parents cgroup_env_init made: empty now, so they go too (on v2 all
+   * entries name one dir; the first rmdir removes it, the others find it gone) */
+  bool parents_gone = true;
+  for (int i = 0; i < CG_CTL_COUNT; i++)
+    if (env.parent[i] && rmdir(env.parent[i]) < 0 && errno != ENOENT) {
+      parents_gone = false;
+      printf("# rmdir %s: %s\n", env.parent[i], strerror(errno));
+    }
+  TAP_OK(parents_gone, "the berth/ parent cgroups removed");
   cgroup_env_free(&env);
   TAP_DONE();
 }
