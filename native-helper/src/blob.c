@@ -210,19 +210,6 @@ int blob_put_parse(json_object *params, struct blob_put_req *req, berr_t *err) {
   return 0;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w < 0)
-      return -1;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 /* Hashes the first n bytes of fd (what an earlier upload left). */
 static int hash_prefix(int fd, int64_t n, struct digest *d, const char *path, berr_t *err) {
   static uint8_t buf[256 * 1024];

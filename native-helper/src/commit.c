@@ -52,20 +52,6 @@ struct sink {
   uint64_t file_bytes;
 };
 
-static int write_all(int fd, const void *data, size_t len) {
-  const char *p = data;
-  while (len > 0) {
-    ssize_t w = write(fd, p, len);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w < 0)
-      return -1;
-    p += w;
-    len -= (size_t)w;
-  }
-  return 0;
-}
-
 static la_ssize_t file_cb(struct archive *a, void *ud, const void *buf, size_t len) {
   struct sink *s = ud;
   berr_t e;

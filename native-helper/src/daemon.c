@@ -873,6 +873,21 @@ static int lock_store(const char *root, int *fd_out, berr_t *err) {
   return 0;
 }
 
+/* The next start's monitor, forked while nobody waits (runtime_prefork). A
+ * failure (at the pids limit, say) is said once; the start forks its own then. */
+static void on_idle(void *ctx) {
+  (void)ctx;
+  static bool failing;
+  berr_t err;
+  if (runtime_prefork(&err) < 0) {
+    if (!failing)
+      berthd_log("cannot fork a monitor ahead of the next start: %s", err.msg);
+    failing = true;
+  } else {
+    failing = false;
+  }
+}
+
 static bool in_container(void *ctx, pid_t pid, char *what, size_t size) {
   struct daemon *d = ctx;
   return peer_in_container(&d->cg_env, pid, what, size);
@@ -927,7 +942,9 @@ int daemon_run(const struct daemon_opts *opts, berr_t *err) {
     (void)!write(opts->ready_fd, "R", 1);
     close(opts->ready_fd);
   }
+  server_on_idle(d.srv, on_idle, &d);
   ret = server_run(d.srv, err);
+  runtime_prefork_drop();
 out:
   events_close();
   ctr_store_close(d.store);

@@ -12,9 +12,15 @@ union fdpass_cmsg {
 };
 
 int fdpass_send(int sock, char tag, const int *fds, int n, berr_t *err) {
+  if (fdpass_sendmsg(sock, &tag, 1, fds, n, err) < 0)
+    return berr_wrap(err, "send '%c'", tag);
+  return 0;
+}
+
+int fdpass_sendmsg(int sock, const void *data, size_t len, const int *fds, int n, berr_t *err) {
   if (n < 0 || n > FDPASS_MAX)
     return berr_set(err, BERR_INTERNAL, "cannot pass %d descriptors at once", n);
-  struct iovec iov = {.iov_base = &tag, .iov_len = 1};
+  struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
   union fdpass_cmsg u;
   memset(&u, 0, sizeof u);
   struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
@@ -32,14 +38,21 @@ int fdpass_send(int sock, char tag, const int *fds, int n, berr_t *err) {
     w = sendmsg(sock, &msg, MSG_NOSIGNAL);
   while (w < 0 && errno == EINTR);
   if (w < 0)
-    return berr_sys(err, errno, "send '%c' with %d descriptors", tag, n);
+    return berr_sys(err, errno, "send %zu bytes with %d descriptors", len, n);
   return 0;
 }
 
 int fdpass_recv(int sock, char *tag, int *fds, int max, bool dontwait, berr_t *err) {
+  size_t got;
+  return fdpass_recvmsg(sock, tag, 1, &got, fds, max, dontwait, err);
+}
+
+int fdpass_recvmsg(int sock, void *buf, size_t cap, size_t *got, int *fds, int max, bool dontwait,
+                   berr_t *err) {
+  *got = 0;
   if (max < 0 || max > FDPASS_MAX)
     return berr_set(err, BERR_INTERNAL, "cannot take %d descriptors at once", max);
-  struct iovec iov = {.iov_base = tag, .iov_len = 1};
+  struct iovec iov = {.iov_base = buf, .iov_len = cap};
   union fdpass_cmsg u;
   memset(&u, 0, sizeof u);
   struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
@@ -72,10 +85,13 @@ int fdpass_recv(int sock, char *tag, int *fds, int max, bool dontwait, berr_t *e
       close(fds[i]);
     return berr_set(err, BERR_INTERNAL, "the other end closed the socket");
   }
-  if ((msg.msg_flags & MSG_CTRUNC) || extra) {
+  if ((msg.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) || extra) {
     for (int i = 0; i < n; i++)
       close(fds[i]);
-    return berr_set(err, BERR_INTERNAL, "'%c' came with more descriptors than the %d expected", *tag, max);
+    if (msg.msg_flags & MSG_TRUNC)
+      return berr_set(err, BERR_INTERNAL, "a message came longer than the %zu bytes expected", cap);
+    return berr_set(err, BERR_INTERNAL, "a message came with more descriptors than the %d expected", max);
   }
+  *got = (size_t)r;
   return n;
 }

@@ -1,9 +1,11 @@
-/* File descriptors handed between the monitor and the init over their
- * SOCK_SEQPACKET sockets: a one-byte tag with the descriptors as SCM_RIGHTS. */
+/* File descriptors handed over SOCK_SEQPACKET sockets (daemon to monitor,
+ * monitor to init and back): a message, often a one-byte tag, with the
+ * descriptors as SCM_RIGHTS. */
 #ifndef BERTH_FDPASS_H
 #define BERTH_FDPASS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "error.h"
 
@@ -16,5 +18,10 @@ int fdpass_send(int sock, char tag, const int *fds, int n, berr_t *err);
  * dontwait, errnum EAGAIN when nothing is queued). A message with more than max
  * descriptors is refused, and every descriptor it carried closed. */
 int fdpass_recv(int sock, char *tag, int *fds, int max, bool dontwait, berr_t *err);
+/* The same with a message of len bytes; *got = the bytes received (a message
+ * longer than cap is refused). */
+int fdpass_sendmsg(int sock, const void *data, size_t len, const int *fds, int n, berr_t *err);
+int fdpass_recvmsg(int sock, void *buf, size_t cap, size_t *got, int *fds, int max, bool dontwait,
+                   berr_t *err);
 
 #endif

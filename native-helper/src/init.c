@@ -2,14 +2,12 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,6 +18,7 @@
 #include "exec.h"
 #include "fdpass.h"
 #include "mounts.h"
+#include "namespaces.h"
 #include "network.h"
 #include "pty.h"
 #include "rootfs-path.h"
@@ -253,25 +252,6 @@ int proc_join_userns(int userns_fd, berr_t *err) {
   return 0;
 }
 
-static int loopback_up(berr_t *err) {
-  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (s < 0)
-    return berr_sys(err, errno, "socket");
-  struct ifreq ifr;
-  memset(&ifr, 0, sizeof ifr);
-  memcpy(ifr.ifr_name, "lo", 3);
-  int r = 0;
-  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
-    r = berr_sys(err, errno, "ioctl SIOCGIFFLAGS lo");
-  } else {
-    ifr.ifr_flags |= IFF_UP;
-    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-      r = berr_sys(err, errno, "ioctl SIOCSIFFLAGS lo up");
-  }
-  close(s);
-  return r;
-}
-
 /* Waits for the monitor's message `want` (SYNC_GO). */
 static void wait_for(int sync_fd, char want) {
   char c = 0;
@@ -347,7 +327,7 @@ _Noreturn void init_main(const struct init_args *a) {
     berr_sys(&err, errno, "unshare cgroup namespace");
     proc_fail(a->sync_fd, "cgroup namespace", &err);
   }
-  if (s->ns[NS_NET] && loopback_up(&err) < 0)
+  if (s->ns[NS_NET] && !a->lo_up && ns_loopback_up(&err) < 0)
     proc_fail(a->sync_fd, "network", &err);
   if (a->net && net_configure_inside(a->net, &err) < 0)
     proc_fail(a->sync_fd, "network", &err);

@@ -37,6 +37,7 @@ struct init_args {
   int userns_fd;         /* >= 0: the user namespace to join once set up */
   const struct net_attach *net; /* eth0 and the network files (network.h), or NULL */
   int mntns_fd;          /* >= 0: where to send the mount namespace once set up */
+  bool lo_up;            /* its network namespace was made ready (ns_premake): lo is up */
 };
 
 /* The init process after clone: never returns. It may run in the monitor's

@@ -60,20 +60,6 @@ static ssize_t read_retry(int fd, void *buf, size_t n) {
   return r;
 }
 
-static int write_all(int fd, const void *data, size_t len) {
-  const char *p = data;
-  while (len > 0) {
-    ssize_t w = write(fd, p, len);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w < 0)
-      return -1;
-    p += w;
-    len -= (size_t)w;
-  }
-  return 0;
-}
-
 /* Reads the next chunk of the file, hashing (and copying) it. */
 static ssize_t source_next(struct source *s, const char **out, berr_t *err) {
   ssize_t r = read_retry(s->fd, s->buf, IO_BUF);

@@ -2,8 +2,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -28,6 +32,98 @@ int ns_clone_flags(const struct container_spec *spec) {
     if (spec->ns[k] && k != NS_CGROUP && k != NS_USER)
       flags |= ns_table[k].flag;
   return flags;
+}
+
+int ns_loopback_up(berr_t *err) {
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0)
+    return berr_sys(err, errno, "socket");
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof ifr);
+  memcpy(ifr.ifr_name, "lo", 3);
+  int r = 0;
+  if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+    r = berr_sys(err, errno, "ioctl SIOCGIFFLAGS lo");
+  } else {
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+      r = berr_sys(err, errno, "ioctl SIOCSIFFLAGS lo up");
+  }
+  close(s);
+  return r;
+}
+
+/* The namespaces ns_premake makes: those whose making is measurable and that a
+ * thread may enter while others run (a mount namespace needs a process of one
+ * thread; a PID namespace would hold the monitor's children, not it). */
+static const enum ns_kind premade_kinds[] = {NS_NET, NS_IPC, NS_UTS};
+#define N_PREMADE (sizeof premade_kinds / sizeof premade_kinds[0])
+
+static int open_own_ns(enum ns_kind k) {
+  char path[64];
+  snprintf(path, sizeof path, "/proc/thread-self/ns/%s", ns_table[k].name);
+  return open(path, O_RDONLY | O_CLOEXEC);
+}
+
+void ns_premake(struct ns_premade *p) {
+  for (int k = 0; k < NS_COUNT; k++)
+    p->fd[k] = p->host[k] = -1;
+  for (size_t i = 0; i < N_PREMADE; i++) {
+    enum ns_kind k = premade_kinds[i];
+    berr_t ignored;
+    if ((p->host[k] = open_own_ns(k)) < 0)
+      continue;
+    if (unshare(ns_table[k].flag) < 0)
+      continue;
+    if (k != NS_NET || ns_loopback_up(&ignored) == 0)
+      p->fd[k] = open_own_ns(k);
+    if (setns(p->host[k], ns_table[k].flag) < 0) {
+      /* stuck in the new one: nothing premade is usable (nor are we) */
+      ns_premade_close(p);
+      _exit(1);
+    }
+  }
+}
+
+int ns_premade_enter(struct ns_premade *p, const struct container_spec *spec, int *clone_flags,
+                     berr_t *err) {
+  for (size_t i = 0; i < N_PREMADE; i++) {
+    enum ns_kind k = premade_kinds[i];
+    if (!spec->ns[k] || p->fd[k] < 0 || p->host[k] < 0)
+      continue;
+    if (setns(p->fd[k], ns_table[k].flag) < 0) {
+      int e = errno;
+      ns_premade_leave(p, err);
+      return berr_sys(err, e, "setns into the premade %s namespace", ns_table[k].name);
+    }
+    close(p->fd[k]);
+    p->fd[k] = -2; /* entered: leave goes back */
+    *clone_flags &= ~ns_table[k].flag;
+  }
+  return 0;
+}
+
+int ns_premade_leave(struct ns_premade *p, berr_t *err) {
+  int r = 0;
+  for (size_t i = 0; i < N_PREMADE; i++) {
+    enum ns_kind k = premade_kinds[i];
+    if (p->fd[k] != -2)
+      continue;
+    if (setns(p->host[k], ns_table[k].flag) < 0 && r == 0)
+      r = berr_sys(err, errno, "setns back into our own %s namespace", ns_table[k].name);
+    p->fd[k] = -1;
+  }
+  return r;
+}
+
+void ns_premade_close(struct ns_premade *p) {
+  for (int k = 0; k < NS_COUNT; k++) {
+    if (p->fd[k] >= 0)
+      close(p->fd[k]);
+    if (p->host[k] >= 0)
+      close(p->host[k]);
+    p->fd[k] = p->host[k] = -1;
+  }
 }
 
 int ns_write_id_maps(pid_t pid, berr_t *err) {

@@ -6,6 +6,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
+#include <malloc.h>
+#include <poll.h>
+#include <pthread.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -29,6 +32,7 @@
 #include "namespaces.h"
 #include "network.h"
 #include "pty.h"
+#include "spec-pack.h"
 #include "stream.h"
 #include "util.h"
 
@@ -38,6 +42,9 @@
 
 #define START_REPORT_MAX 65536
 #define START_RECORDED 'R' /* daemon -> monitor: the start is on disk, go on */
+#define OUTSIDE_STACK_BYTES (256 << 10)
+#define PREFAULT_STACK_BYTES (192 << 10)
+#define PREFAULT_HEAP_BYTES (96 << 10) /* under the mmap threshold: from the heap */
 
 const char *timeline_step_name(enum timeline_step s) {
   static const char *const names[TL_COUNT] = {"cgroup", "clone", "mounts", "pivot_root", "exec"};
@@ -132,6 +139,7 @@ struct monitor {
   pid_t init_pid;
   int pidfd;
   int mntns;   /* the container's mount namespace, let go in monitor_cleanup */
+  struct ns_premade *premade; /* made before the job came (monitor_await_job) */
 };
 
 static void report_json(int ctl, json_object *o) {
@@ -159,6 +167,8 @@ static void monitor_cleanup(struct monitor *m) {
     logfile_close(&m->log);
 }
 
+static int report_failure(int ctl, const berr_t *err);
+
 static _Noreturn void monitor_fail(struct monitor *m, const berr_t *err) {
   if (m->init_pid > 0) {
     kill(m->init_pid, SIGKILL);
@@ -166,13 +176,7 @@ static _Noreturn void monitor_fail(struct monitor *m, const berr_t *err) {
       ;
   }
   monitor_cleanup(m);
-  json_object *o = json_object_new_object();
-  json_object_object_add(o, "ok", json_object_new_boolean(false));
-  json_object_object_add(o, "kind", json_object_new_int(err->kind));
-  json_object_object_add(o, "errno", json_object_new_int(err->errnum));
-  json_object_object_add(o, "message", json_object_new_string(err->msg));
-  report_json(m->ctl, o);
-  json_object_put(o);
+  report_failure(m->ctl, err);
   _exit(1);
 }
 
@@ -264,34 +268,46 @@ static pid_t clone_init_vm(int flags, int *pidfd, struct vm_child *c) {
 
 /* Made outside before the init may run anything of the image's: the cgroup
  * and the files to join it by, sent as SYNC_CGROUP (then SYNC_GO, with go,
- * when nothing else is to be done outside). */
-static void prepare_outside(struct monitor *m, int sync_fd, bool go, int64_t *cgroup_us) {
+ * when nothing else is to be done outside). -1 with err: nothing sent. */
+static int make_outside(struct monitor *m, int sync_fd, bool go, int64_t *cgroup_us, berr_t *err) {
   const struct container_spec *s = m->spec;
   const struct runtime_opts *o = m->opts;
-  berr_t err;
   int64_t t = mono_us();
-  if (cgroup_create(o->cg_env, s->id, &s->limits, &m->cg, &err) < 0)
-    monitor_fail(m, &err);
+  if (cgroup_create(o->cg_env, s->id, &s->limits, &m->cg, err) < 0)
+    return -1;
   m->has_cg = true;
   _Static_assert(CG_CTL_COUNT <= FDPASS_MAX, "one SYNC_CGROUP carries every hierarchy's file");
   int cg_fds[CG_CTL_COUNT];
-  int n_cg = cgroup_join_open(&m->cg, cg_fds, &err);
+  int n_cg = cgroup_join_open(&m->cg, cg_fds, err);
   if (n_cg < 0)
-    monitor_fail(m, &err);
-  int sent = fdpass_send(sync_fd, SYNC_CGROUP, cg_fds, n_cg, &err);
+    return -1;
+  int sent = fdpass_send(sync_fd, SYNC_CGROUP, cg_fds, n_cg, err);
   for (int i = 0; i < n_cg; i++)
     close(cg_fds[i]);
   if (sent == 0 && go)
-    sent = fdpass_send(sync_fd, SYNC_GO, NULL, 0, &err);
-  if (sent < 0) {
-    struct init_times ignored;
-    berr_t reported;
-    /* an init that failed in its setup is gone already: its report says why */
-    if (m->init_pid > 0 && sync_wait_exec(sync_fd, &ignored, &reported) < 0)
-      err = reported;
-    monitor_fail(m, &err);
-  }
+    sent = fdpass_send(sync_fd, SYNC_GO, NULL, 0, err);
+  if (sent < 0)
+    return -1;
   *cgroup_us = mono_us() - t;
+  return 0;
+}
+
+/* make_outside in a thread of ours while the init, cloned into our memory,
+ * sets up its mounts (the clone suspends only the thread that called it). */
+struct outside_job {
+  struct monitor *m;
+  int sync_fd;
+  int64_t cgroup_us;
+  int r;
+  berr_t err;
+};
+
+static void *outside_thread(void *arg) {
+  struct outside_job *j = arg;
+  j->r = make_outside(j->m, j->sync_fd, true, &j->cgroup_us, &j->err);
+  if (j->r < 0)
+    shutdown(j->sync_fd, SHUT_WR); /* the init, waiting for SYNC_CGROUP, gives up */
+  return NULL;
 }
 
 /* Nothing of the container's (its cgroup, its init) before the daemon has
@@ -413,9 +429,11 @@ static _Noreturn void monitor_main(struct monitor *m) {
   }
   /* With nothing to do between the clone and the init's go-ahead (no veth to
    * attach) and no user namespace to join (setns into one needs a memory of
-   * its own), the init runs in our memory while we wait (clone_init_vm), and
-   * what it needs from us is made and queued before. Else it is made while
-   * the init sets up its mounts. */
+   * its own), the init runs in our memory while this thread waits
+   * (clone_init_vm), and what it needs from us is made by another thread
+   * meanwhile (outside_thread). Else it is made once the clone returns, while
+   * the init sets up its mounts. Either way the cgroup is made while the init
+   * makes its mounts, and joined before anything of the image's runs. */
   bool in_our_memory = !(o->net && o->net->active) && !s->ns[NS_USER];
   /* the log is made while the daemon records this monitor: nothing is written
    * to it before the command runs */
@@ -424,8 +442,21 @@ static _Noreturn void monitor_main(struct monitor *m) {
   m->has_log = true;
   wait_recorded(m);
   int64_t cgroup_made_us = 0;
-  if (in_our_memory)
-    prepare_outside(m, sync[0], true, &cgroup_made_us);
+  struct outside_job outside = {.m = m, .sync_fd = sync[0]};
+  pthread_t outside_tid;
+  bool outside_threaded = false;
+  if (in_our_memory) {
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) == 0) {
+      outside_threaded = pthread_attr_setstacksize(&attr, OUTSIDE_STACK_BYTES) == 0 &&
+                         pthread_create(&outside_tid, &attr, outside_thread, &outside) == 0;
+      pthread_attr_destroy(&attr);
+    }
+    if (!outside_threaded) { /* then before the clone */
+      if (make_outside(m, sync[0], true, &cgroup_made_us, &err) < 0)
+        monitor_fail(m, &err);
+    }
+  }
 
   struct init_args a = {.spec = s, .upper = m->upper, .work = m->work, .merged = m->merged,
                         .console = s->tty ? slave_path : NULL,
@@ -434,20 +465,46 @@ static _Noreturn void monitor_main(struct monitor *m) {
                         .net = o->net && o->net->active ? o->net : NULL, .mntns_fd = nsref[1]};
   struct vm_child vc = {.a = &a, .close_fds = {sync[0], nsref[0]}};
   t = mono_us();
+  /* the namespaces made before the job came: entered here, so that the init
+   * is cloned into them (the other thread stays where it is) */
+  int flags = ns_clone_flags(s);
+  if (m->premade) {
+    if (ns_premade_enter(m->premade, s, &flags, &err) < 0)
+      monitor_fail(m, &err);
+    a.lo_up = s->ns[NS_NET] && !(flags & CLONE_NEWNET);
+  }
   pid_t pid = -1;
   if (in_our_memory)
-    pid = clone_init_vm(ns_clone_flags(s), &m->pidfd, &vc);
+    pid = clone_init_vm(flags, &m->pidfd, &vc);
   if (!in_our_memory || (pid < 0 && (errno == EINVAL || errno == ENOSYS))) {
     vc.started = 0; /* a copy of our memory (or a kernel without CLONE_PIDFD) */
-    pid = clone_init(ns_clone_flags(s), &m->pidfd);
+    pid = clone_init(flags, &m->pidfd);
     if (pid == 0)
       vm_child_main(&vc);
   }
+  int clone_errno = errno;
+  if (outside_threaded) {
+    pthread_join(outside_tid, NULL);
+    cgroup_made_us = outside.cgroup_us;
+  }
+  if (m->premade) {
+    berr_t left;
+    if (ns_premade_leave(m->premade, &left) < 0) {
+      m->init_pid = pid;
+      monitor_fail(m, &left);
+    }
+    ns_premade_close(m->premade);
+  }
   if (pid < 0) {
-    berr_sys(&err, errno, "clone the init process (namespaces %#x)", ns_clone_flags(s));
+    berr_sys(&err, clone_errno, "clone the init process (namespaces %#x)", flags);
     monitor_fail(m, &err);
   }
   m->init_pid = pid;
+  if (outside_threaded && outside.r < 0) {
+    /* an init that failed in its setup is gone already: its report says why */
+    prefer_init_report(sync[0], &outside.err);
+    monitor_fail(m, &outside.err);
+  }
   close(sync[1]);
   if (nsref[1] >= 0)
     close(nsref[1]);
@@ -459,7 +516,10 @@ static _Noreturn void monitor_main(struct monitor *m) {
   /* in our memory the init has run its whole setup by now: its step ended when it began */
   steps[TL_CLONE] = (vc.started ? vc.started : mono_us()) - t;
   if (!in_our_memory) {
-    prepare_outside(m, sync[0], false, &cgroup_made_us);
+    if (make_outside(m, sync[0], false, &cgroup_made_us, &err) < 0) {
+      prefer_init_report(sync[0], &err);
+      monitor_fail(m, &err);
+    }
     /* eth0 appears in the init's netns while it is still busy with its mounts */
     if (o->net && o->net->active && net_attach_veth(o->net, pid, &err) < 0) {
       prefer_init_report(sync[0], &err);
@@ -589,17 +649,132 @@ int runtime_read_start(const char *dir, struct start_result *out, berr_t *err) {
   return r;
 }
 
-int runtime_start(const struct container_spec *spec, const char *dir,
-                  const struct runtime_opts *opts, struct start_result *out, int *ctl_fd,
-                  berr_t *err) {
-  memset(out, 0, sizeof *out);
-  *ctl_fd = -1;
-  if (!spec->argv || !spec->argv[0])
-    return berr_set(err, BERR_INVALID, "the container has no command");
+/* ---- handing a start to a monitor ------------------------------------------------- */
+
+/* A forked monitor: before its job it waits (monitor_await_job); after it, it
+ * is the container's monitor. */
+struct monitor_proc {
+  pid_t pid;
+  uint64_t starttime;
+  int sock;  /* the daemon's end: the job, then the start report and the control messages */
+  int pidfd; /* to reap this process and no other; -1 on kernels before 5.3 */
+};
+
+/* The start a monitor is handed, in one message with the packed spec
+ * (spec-pack.h, in a memfd) and the attached client, if any, as SCM_RIGHTS. */
+struct monitor_job {
+  uint32_t magic;
+  int64_t t_begin; /* mono_us() as the daemon began the start */
+  int64_t log_max_bytes;
+  /* the daemon's, made before any monitor was forked: at the same address,
+   * with the same contents, in the monitor's copy of its memory */
+  const struct cgroup_env *cg_env;
+  struct term_size term;
+  bool has_attach, has_net;
+  struct net_attach net;
+  char dir[4096];
+};
+#define JOB_MAGIC 0x626f6a62u
+
+/* The monitor forked ahead of need (runtime_prefork), or none (sock -1). */
+static struct monitor_proc spare = {.sock = -1, .pidfd = -1};
+
+static int report_failure(int ctl, const berr_t *err) {
+  json_object *o = json_object_new_object();
+  json_object_object_add(o, "ok", json_object_new_boolean(false));
+  json_object_object_add(o, "kind", json_object_new_int(err->kind));
+  json_object_object_add(o, "errno", json_object_new_int(err->errnum));
+  json_object_object_add(o, "message", json_object_new_string(err->msg));
+  report_json(ctl, o);
+  json_object_put(o);
+  return -1;
+}
+
+/* The packed spec from the memfd fd (closed). */
+static int read_job_spec(int fd, struct container_spec *spec, berr_t *err) {
+  struct stat st;
+  if (fstat(fd, &st) < 0) {
+    berr_sys(err, errno, "fstat the packed spec");
+    close(fd);
+    return -1;
+  }
+  cleanup_free char *buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1);
+  size_t len = (size_t)st.st_size, off = 0;
+  while (buf && off < len) {
+    ssize_t n = pread(fd, buf + off, len - off, (off_t)off);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    off += (size_t)n;
+  }
+  int e = errno;
+  close(fd);
+  if (!buf)
+    return berr_sys(err, ENOMEM, "the packed spec");
+  if (off != len)
+    return berr_sys(err, e, "read the packed spec (%zu of %zu bytes)", off, len);
+  return spec_unpack(spec, buf, len, err);
+}
+
+/* The pages a start writes first, made this process's own now: after the
+ * fork they are the daemon's, shared until written, and each first write is a
+ * fault and a copy. The stack below this frame (where the start's calls will
+ * be) and some heap, kept (no trimming of the heap's top). */
+static __attribute__((noinline)) void prefault(void) {
+  volatile char stack[PREFAULT_STACK_BYTES];
+  for (size_t i = 0; i < sizeof stack; i += 4096)
+    stack[i] = 0;
+  mallopt(M_TRIM_THRESHOLD, PREFAULT_HEAP_BYTES * 4);
+  char *heap = malloc(PREFAULT_HEAP_BYTES);
+  if (heap) {
+    for (size_t i = 0; i < PREFAULT_HEAP_BYTES; i += 4096)
+      ((volatile char *)heap)[i] = 0;
+    free(heap);
+  }
+}
+
+/* A forked monitor's life before its job. It goes with the daemon until the
+ * job comes (its socket may live on in a worker the daemon forked, so the
+ * socket's end alone would not tell it); then it is the container's monitor. */
+static _Noreturn void monitor_await_job(int sock, pid_t daemon) {
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != daemon)
+    _exit(0);
+  /* what can be done before the job is, while nothing waits for it */
+  static struct ns_premade premade;
+  ns_premake(&premade);
+  prefault();
+  struct monitor_job job;
+  int fds[2] = {-1, -1};
+  size_t got = 0;
+  berr_t err;
+  int n;
+  do
+    n = fdpass_recvmsg(sock, &job, sizeof job, &got, fds, 2, false, &err);
+  while (n < 0 && err.errnum == EINTR);
+  if (n < 1 || got != sizeof job || job.magic != JOB_MAGIC || (job.has_attach && n != 2))
+    _exit(0); /* the daemon is gone (or is not one we know) */
+  (void)prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+  prctl(PR_SET_NAME, "berth-monitor", 0, 0, 0);
+  struct container_spec spec;
+  if (read_job_spec(fds[0], &spec, &err) < 0) {
+    report_failure(sock, &err);
+    _exit(1);
+  }
+  job.dir[sizeof job.dir - 1] = '\0';
+  struct runtime_opts opts = {.cg_env = job.cg_env, .log_max_bytes = job.log_max_bytes,
+                              .attach_fd = job.has_attach ? fds[1] : -1, .term = job.term,
+                              .net = job.has_net ? &job.net : NULL};
+  struct monitor m = {.spec = &spec, .dir = job.dir, .opts = &opts, .ctl = sock, .daemon = daemon,
+                      .t_begin = job.t_begin, .pidfd = -1, .mntns = -1, .premade = &premade};
+  monitor_main(&m);
+}
+
+/* Forks a monitor that waits for its job. */
+static int monitor_fork(struct monitor_proc *out, berr_t *err) {
   int sv[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
     return berr_sys(err, errno, "socketpair");
-  int64_t t_begin = mono_us();
   pid_t daemon = getpid();
   pid_t pid = fork();
   if (pid < 0) {
@@ -609,26 +784,123 @@ int runtime_start(const struct container_spec *spec, const char *dir,
     return berr_sys(err, e, "fork the monitor");
   }
   if (pid == 0) {
-    int keep[] = {sv[1], opts->attach_fd};
-    runtime_close_fds_except(keep, 2);
-    runtime_child_setup("berth-monitor");
-    if (opts->attach_fd >= 0)
-      fcntl(opts->attach_fd, F_SETFD, FD_CLOEXEC);
-    /* it waits for the daemon to record it (START_RECORDED) before the clone */
-    struct monitor m = {.spec = spec, .dir = dir, .opts = opts, .ctl = sv[1], .daemon = daemon,
-                        .t_begin = t_begin, .pidfd = -1, .mntns = -1};
-    monitor_main(&m);
+    runtime_close_fds_except(&sv[1], 1);
+    runtime_child_setup("berth-spare");
+    monitor_await_job(sv[1], daemon);
   }
   close(sv[1]);
-  if (opts->on_monitor)
-    opts->on_monitor(opts->on_monitor_ctx, pid, proc_starttime(pid));
-  char recorded = START_RECORDED;
-  (void)!send(sv[0], &recorded, 1, MSG_NOSIGNAL); /* a monitor gone already: its report is missing below */
+  out->pid = pid;
+  out->sock = sv[0];
+  out->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+  out->starttime = proc_starttime(pid);
+  return 0;
+}
+
+/* Lets go of a monitor that has no container (any more) and reaps it: closing
+ * its socket ends one still waiting for its job. */
+static void monitor_proc_close(struct monitor_proc *m) {
+  if (m->sock >= 0)
+    close(m->sock);
+  m->sock = -1;
+  if (m->pidfd >= 0) {
+    struct pollfd p = {.fd = m->pidfd, .events = POLLIN};
+    /* (the daemon's SIGCHLD reaping may get there first: ECHILD then) */
+    if (poll(&p, 1, 10000) > 0) {
+      siginfo_t si;
+      (void)waitid((idtype_t)P_PIDFD, (id_t)m->pidfd, &si, WEXITED | WNOHANG);
+    }
+    close(m->pidfd);
+    m->pidfd = -1;
+  } else if (m->pid > 0) {
+    while (waitpid(m->pid, NULL, 0) < 0 && errno == EINTR)
+      ;
+  }
+  m->pid = 0;
+}
+
+int runtime_prefork(berr_t *err) {
+  if (spare.sock >= 0)
+    return 0;
+  return monitor_fork(&spare, err);
+}
+
+void runtime_prefork_drop(void) {
+  if (spare.sock >= 0)
+    monitor_proc_close(&spare);
+}
+
+/* Hands the start to the spare monitor, or to one forked now: *out is the
+ * monitor, which opts->on_monitor has recorded before it may make anything of
+ * the container's. */
+static int monitor_hand_start(const struct container_spec *spec, const char *dir,
+                              const struct runtime_opts *opts, int64_t t_begin,
+                              struct monitor_proc *out, berr_t *err) {
+  /* static: the job is some 8 KiB, set in full each time */
+  static struct monitor_job job;
+  memset(&job, 0, sizeof job);
+  job.magic = JOB_MAGIC;
+  job.t_begin = t_begin;
+  job.log_max_bytes = opts->log_max_bytes;
+  job.cg_env = opts->cg_env;
+  job.term = opts->term;
+  job.has_attach = opts->attach_fd >= 0;
+  if (opts->net) {
+    job.has_net = true;
+    job.net = *opts->net;
+  }
+  if (snprintf(job.dir, sizeof job.dir, "%s", dir) >= (int)sizeof job.dir)
+    return berr_set(err, BERR_INVALID, "path too long: `%s`", dir);
+  cleanup_free char *packed = NULL;
+  size_t len = 0;
+  if (spec_pack(spec, &packed, &len, err) < 0)
+    return -1;
+  cleanup_close int mfd = memfd_create("berth-spec", MFD_CLOEXEC);
+  if (mfd < 0)
+    return berr_sys(err, errno, "memfd_create for the spec of container %.12s", spec->id);
+  if (write_all(mfd, packed, len) < 0)
+    return berr_sys(err, errno, "write the spec of container %.12s to a memfd", spec->id);
+  int fds[2] = {mfd, opts->attach_fd};
+  for (;;) {
+    bool forked_now = spare.sock < 0;
+    struct monitor_proc m = spare;
+    if (forked_now && monitor_fork(&m, err) < 0)
+      return -1;
+    spare = (struct monitor_proc){.sock = -1, .pidfd = -1};
+    if (fdpass_sendmsg(m.sock, &job, sizeof job, fds, job.has_attach ? 2 : 1, err) == 0) {
+      /* it gets ready (stdio, log) while the start is recorded, and makes
+       * nothing of the container's before START_RECORDED */
+      if (opts->on_monitor)
+        opts->on_monitor(opts->on_monitor_ctx, m.pid, m.starttime);
+      char recorded = START_RECORDED;
+      (void)!send(m.sock, &recorded, 1, MSG_NOSIGNAL); /* one gone already: its report is missing */
+      *out = m;
+      return 0;
+    }
+    monitor_proc_close(&m);
+    if (forked_now)
+      return berr_wrap(err, "hand container %.12s to its monitor", spec->id);
+    /* the spare is gone (killed, or at its pids limit): once more with a new one */
+  }
+}
+
+int runtime_start(const struct container_spec *spec, const char *dir,
+                  const struct runtime_opts *opts, struct start_result *out, int *ctl_fd,
+                  berr_t *err) {
+  memset(out, 0, sizeof *out);
+  *ctl_fd = -1;
+  if (!spec->argv || !spec->argv[0])
+    return berr_set(err, BERR_INVALID, "the container has no command");
+  int64_t t_begin = mono_us();
+  struct monitor_proc mon;
+  if (monitor_hand_start(spec, dir, opts, t_begin, &mon, err) < 0)
+    return -1;
+  int sv0 = mon.sock;
+  pid_t pid = mon.pid;
   cleanup_free char *buf = malloc(START_REPORT_MAX);
   ssize_t n = -1;
   if (buf) {
     do
-      n = recv(sv[0], buf, START_REPORT_MAX - 1, 0);
+      n = recv(sv0, buf, START_REPORT_MAX - 1, 0);
     while (n < 0 && errno == EINTR);
   }
   json_object *rep = NULL;
@@ -649,24 +921,22 @@ int runtime_start(const struct container_spec *spec, const char *dir,
       berr_set(err, BERR_INTERNAL, "the monitor of container %.12s died while starting it", spec->id);
     }
     json_object_put(rep);
-    close(sv[0]);
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-      ;
+    monitor_proc_close(&mon);
     return -1;
   }
   out->monitor_pid = pid;
-  out->monitor_starttime = proc_starttime(pid);
+  out->monitor_starttime = mon.starttime;
   int r = parse_report(rep, out, err);
   json_object_put(rep);
   if (r < 0) {
     /* cannot track it: stop it */
     kill(out->init_pid, SIGKILL);
-    close(sv[0]);
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-      ;
+    monitor_proc_close(&mon);
     return -1;
   }
-  *ctl_fd = sv[0];
+  *ctl_fd = sv0;
+  if (mon.pidfd >= 0)
+    close(mon.pidfd);
   return 0;
 }
 

@@ -77,6 +77,8 @@ struct server {
   bool bound, stop;
   server_child_fn on_child;
   void *on_child_ctx;
+  server_idle_fn on_idle;
+  void *on_idle_ctx;
 };
 
 void berthd_log(const char *fmt, ...) {
@@ -695,6 +697,11 @@ void server_on_child(struct server *s, server_child_fn fn, void *ctx) {
   s->on_child_ctx = ctx;
 }
 
+void server_on_idle(struct server *s, server_idle_fn fn, void *ctx) {
+  s->on_idle = fn;
+  s->on_idle_ctx = ctx;
+}
+
 static void reap_children(struct server *s) {
   /* Monitors are also watched through pidfds; whoever gets there first reaps. */
   for (;;) {
@@ -745,6 +752,8 @@ static void free_dead(struct server *s) {
 int server_run(struct server *s, berr_t *err) {
   struct epoll_event evs[64];
   while (!s->stop) {
+    if (s->on_idle)
+      s->on_idle(s->on_idle_ctx);
     int n = epoll_wait(s->epfd, evs, 64, s->nlinger ? 500 : -1);
     if (n < 0) {
       if (errno == EINTR)

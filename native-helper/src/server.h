@@ -46,6 +46,11 @@ void server_close(struct server *s);
 typedef void (*server_child_fn)(void *ctx, pid_t pid, int status);
 void server_on_child(struct server *s, server_child_fn fn, void *ctx);
 
+/* Called before the loop waits for events: work that is best done while
+ * nobody waits for a reply (the daemon forks the next monitor there). */
+typedef void (*server_idle_fn)(void *ctx);
+void server_on_idle(struct server *s, server_idle_fn fn, void *ctx);
+
 /* Extra fds in the loop (EPOLLIN). fn is not called again after unwatch,
  * even for events already collected in the same round. */
 int server_watch(struct server *s, int fd, server_fd_fn fn, void *ctx, berr_t *err);

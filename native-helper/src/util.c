@@ -50,7 +50,7 @@ int read_file(const char *path, size_t max, char **out, size_t *len, berr_t *err
   return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len) {
+int write_all(int fd, const void *data, size_t len) {
   const char *p = data;
   while (len > 0) {
     ssize_t w = write(fd, p, len);

@@ -13,6 +13,8 @@
 
 /* Reads a whole file (NUL-terminated; *len without the NUL). Fails past max bytes. */
 int read_file(const char *path, size_t max, char **out, size_t *len, berr_t *err);
+/* Writes all len bytes to fd (again after EINTR and short writes); -1 with errno. */
+int write_all(int fd, const void *data, size_t len);
 /* Writes data to path via a temp file + rename (+ fsync when durable). */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, bool durable,
                       berr_t *err);

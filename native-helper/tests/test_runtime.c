@@ -2,6 +2,7 @@
  * only): a busybox lower layer in a temp dir, a temp state dir, the real
  * cgroup managers beneath this process's own cgroup. Everything made here is
  * removed again, and no mount may remain. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -251,12 +252,40 @@ static void ns_links(const char *pid, char out[NS_COUNT][64]) {
   }
 }
 
+/* Our child that waits for its job (runtime_prefork), or 0. */
+static pid_t find_spare(void) {
+  pid_t found = 0;
+  DIR *d = opendir("/proc");
+  for (struct dirent *e; d && !found && (e = readdir(d));) {
+    char p[300], comm[32] = "", stat[512] = "";
+    snprintf(p, sizeof p, "/proc/%s/comm", e->d_name);
+    FILE *f = fopen(p, "r");
+    if (!f)
+      continue;
+    (void)!fgets(comm, sizeof comm, f);
+    fclose(f);
+    snprintf(p, sizeof p, "/proc/%s/stat", e->d_name);
+    if ((f = fopen(p, "r"))) {
+      (void)!fgets(stat, sizeof stat, f);
+      fclose(f);
+    }
+    const char *rp = strrchr(stat, ')');
+    int ppid = 0;
+    char state;
+    if (!strcmp(comm, "berth-spare\n") && rp && sscanf(rp + 2, "%c %d", &state, &ppid) == 2 && ppid == getpid())
+      found = atoi(e->d_name);
+  }
+  if (d)
+    closedir(d);
+  return found;
+}
+
 int main(void) {
   if (geteuid() != 0) {
     printf("1..0 # SKIP needs root\n");
     return 0;
   }
-  TAP_PLAN(49);
+  TAP_PLAN(54);
   signal(SIGPIPE, SIG_IGN);
   berr_t err;
   TAP_OK(mkdtemp(tmp) != NULL && chmod(tmp, 0755) == 0, "temp dir %s", tmp);
@@ -497,6 +526,55 @@ int main(void) {
   }
 
   /* user namespace */
+  /* Through a monitor forked ahead (runtime_prefork), as berthd starts them:
+   * the namespaces it made before its job are the container's alone, and a
+   * namespace the spec shares is the host's, not a premade one. */
+  {
+    char nets[2][64] = {"", ""};
+    bool own = true;
+    for (int round = 0; round < 2; round++) {
+      struct ctr c;
+      const char *argv[] = {"sh", "-c", "for n in net ipc uts; do readlink /proc/self/ns/$n; done", NULL};
+      ctr_init(&c, argv);
+      int pre = runtime_prefork(&err);
+      char *out = run(&c, NULL, &err);
+      own &= pre == 0 && out && !strstr(out, host_ns[NS_NET]) && !strstr(out, host_ns[NS_IPC]) &&
+             !strstr(out, host_ns[NS_UTS]) && !strncmp(out, "net:[", 5);
+      if (out)
+        snprintf(nets[round], sizeof nets[round], "%.*s", (int)strcspn(out, "\n"), out);
+      free(out);
+      ctr_free(&c);
+    }
+    TAP_OK(own && strcmp(nets[0], nets[1]), "monitors forked ahead: net, ipc and uts namespaces new, one each (%s, %s)",
+           nets[0], nets[1]);
+    struct ctr c;
+    const char *argv[] = {"sh", "-c", "for n in net ipc uts; do readlink /proc/self/ns/$n; done", NULL};
+    ctr_init(&c, argv);
+    c.spec.ns[NS_NET] = c.spec.ns[NS_IPC] = c.spec.ns[NS_UTS] = false;
+    runtime_prefork(&err);
+    char *out = run(&c, NULL, &err);
+    TAP_OK(out && strstr(out, host_ns[NS_NET]) && strstr(out, host_ns[NS_IPC]) && strstr(out, host_ns[NS_UTS]),
+           "shared namespaces through one forked ahead are the host's: %s", out ? oneline(out) : err.msg);
+    free(out);
+    ctr_free(&c);
+  }
+  /* a spare killed before its job: the start forks one of its own */
+  {
+    berr_clear(&err);
+    TAP_OK(runtime_prefork(&err) == 0, "a monitor forked ahead %s", err.msg);
+    pid_t spare = 0;
+    for (int i = 0; i < 200 && !(spare = find_spare()); i++)
+      usleep(10000); /* until it has named itself */
+    TAP_OK(spare > 0 && kill(spare, SIGKILL) == 0 && waitpid(spare, NULL, 0) == spare, "killed it (pid %d)", (int)spare);
+    struct ctr c;
+    const char *argv[] = {"echo", "after", NULL};
+    ctr_init(&c, argv);
+    char *out = run(&c, NULL, &err);
+    TAP_OK(out && !strcmp(out, "after\n") && c.res.monitor_pid != spare, "the start went on in a monitor of its own: %s",
+           out ? oneline(out) : err.msg);
+    free(out);
+    ctr_free(&c);
+  }
   {
     struct ctr c;
     const char *argv[] = {"sh", "-c", "id; cat /proc/self/uid_map; echo hi > /owned", NULL};
@@ -545,6 +623,7 @@ int main(void) {
     ctr_free(&c);
   }
 
+  runtime_prefork_drop();
   while (waitpid(-1, NULL, 0) > 0)
     ;
   TAP_OK(!mounted_under(tmp), "no mount remains under %s", tmp);

@@ -81,11 +81,17 @@ async function expectNothingLeaked(): Promise<ContainerInfo[]> {
     if (!processAlive(c.monitorPid)) problems.push(`running ${c.name}: monitor ${c.monitorPid} gone`);
   }
   for (const id of containerCgroupIds()) if (!runningIds.has(id)) problems.push(`cgroup of ${id.slice(0, 12)}, which is not running (${containers.find((c) => c.id === id)?.status ?? 'not listed'})`);
-  // the helper, the monitors of running containers, their port proxies: nothing else
+  // the helper, its monitor forked ahead of the next start (its child: one of a killed
+  // helper goes with it), the monitors of running containers, their port proxies:
+  // nothing else
   const monitors = new Set(running.map((c) => c.monitorPid));
   const helper = helperPid();
-  const ok = await waitUntil(() => helperSideProcs().every((p) => p === helper || monitors.has(p) || commName(p) === 'berth-proxy'), 10000, 100);
-  if (!ok) for (const p of helperSideProcs()) if (p !== helper && !monitors.has(p) && commName(p) !== 'berth-proxy') problems.push(`stray process ${p} (${commName(p)}: ${cmdline(p)}) beside the helper`);
+  const expected = (p: number): boolean =>
+    p === helper || monitors.has(p) || commName(p) === 'berth-proxy' || (commName(p) === 'berth-spare' && children(helper).includes(p));
+  const ok = await waitUntil(() => helperSideProcs().every(expected), 10000, 100);
+  if (!ok) for (const p of helperSideProcs()) if (!expected(p)) problems.push(`stray process ${p} (${commName(p)}: ${cmdline(p)}) beside the helper`);
+  const spares = children(helper).filter((p) => commName(p) === 'berth-spare');
+  if (spares.length > 1) problems.push(`${spares.length} monitors forked ahead (${spares.join(', ')}), not one`);
   // a container's rootfs is on the host's mounts only while it runs in the host's mount namespace
   const merged = new Set(running.filter((c) => c.namespaces?.mount && !c.namespaces.mount.isolated).map((c) => c.rootfs?.merged));
   const explained = (m: string): boolean => [...merged].some((r) => m === r || m.startsWith(`${r}/`));

@@ -4,8 +4,8 @@ import { Empty, Loading } from '../../components/common';
 import { formatMicros } from '../../lib/fmt';
 
 const STEP_TEXT: Record<string, string> = {
-  cgroup: 'make the cgroup and write its limits',
-  clone: 'clone() the init process into new namespaces',
+  cgroup: 'make the cgroup and write its limits (a second thread, while clone and mounts run)',
+  clone: 'clone() the init process into its namespaces (net, ipc and uts were made ahead, while idle)',
   mounts: 'mount the overlay root, /proc, /dev, /sys',
   pivot_root: 'switch the root to the overlay',
   exec: 'exec the command',
