@@ -241,10 +241,45 @@ static json_object *progress(const char *phase, const char *item, int64_t done, 
   return ev;
 }
 
+/* Passes bytes on to a layer's extractor. One that stopped reading (EPIPE)
+ * has failed on what it got, and says why when it is waited for: the rest of
+ * the blob is still received and kept, so that a digest mismatch is told as one. */
+static int feed_extractor(int *feed, const void *data, size_t len, berr_t *err) {
+  if (*feed < 0)
+    return 0;
+  if (write_all(*feed, data, len) == 0)
+    return 0;
+  if (errno != EPIPE)
+    return berr_sys(err, errno, "pass the layer on to its extractor");
+  close(*feed);
+  *feed = -1;
+  return 0;
+}
+
+/* The bytes a resumed upload kept, first down the feed. */
+static int feed_kept(int fd, int64_t n, const char *path, int *feed, berr_t *err) {
+  static uint8_t buf[256 * 1024];
+  for (int64_t off = 0; off < n && *feed >= 0;) {
+    size_t want = (size_t)(n - off < (int64_t)sizeof buf ? n - off : (int64_t)sizeof buf);
+    ssize_t r = pread(fd, buf, want, off);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0)
+      return berr_sys(err, errno, "read `%s`", path);
+    if (r == 0)
+      return berr_set(err, BERR_INTERNAL, "`%s` shrank while it was read", path);
+    if (feed_extractor(feed, buf, (size_t)r, err) < 0)
+      return -1;
+    off += r;
+  }
+  return 0;
+}
+
 /* Receives STDIN frames into fd (positioned at the end of the kept bytes)
- * until STDIN_EOF. Fails on a closed connection (the partial stays). */
+ * until STDIN_EOF, and down *feed (>= 0: a layer's extractor) too. Fails on a
+ * closed connection (the partial stays). */
 static int receive(struct worker *w, const struct blob_put_req *req, int fd, const char *path,
-                   struct digest *d, int64_t *have, berr_t *err) {
+                   struct digest *d, int *feed, int64_t *have, berr_t *err) {
   /* d is NULL for layers: their extraction hashes every byte anyway */
   int64_t last_us = 0;
   for (;;) {
@@ -266,6 +301,8 @@ static int receive(struct worker *w, const struct blob_put_req *req, int fd, con
     if (write_all(fd, payload, len) < 0)
       return berr_sys(err, errno, "write `%s`", path);
     if (d && digest_update(d, payload, len, err) < 0)
+      return -1;
+    if (feed_extractor(feed, payload, len, err) < 0)
       return -1;
     *have += len;
     int64_t now = mono_us();
@@ -334,16 +371,45 @@ int blob_put(struct worker *w, const char *root, const struct blob_put_req *req,
   if (lseek(fd, req->offset, SEEK_SET) < 0)
     return berr_sys(err, errno, "lseek `%s`", path);
 
-  /* A layer is hashed by image_store_add_layer while it is extracted (the
-   * digest checked against req->digest before anything is stored); hashing
-   * it here too would cost a pass over every byte. Other blobs: here. */
+  /* A layer is hashed by its extraction (the digest checked against
+   * req->digest before anything is stored); hashing it here too would cost a
+   * pass over every byte. Other blobs: here. A layer the store lacks is
+   * extracted while it comes: every byte goes to the partial file (kept for a
+   * resume) and down a pipe to the extractor, so that what is left at the
+   * last byte is the extraction of the last bytes. */
   bool layer = blob_is_layer_media_type(req->media_type);
   struct digest d;
   if (!layer && digest_init(&d, err) < 0)
     return -1;
+  struct image_layer_stream ls;
+  int feed = -1;
+  bool streaming = layer && !image_layer_blob_known(root, req->digest);
+  if (streaming) {
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+      return berr_sys(err, errno, "pipe");
+    (void)fcntl(p[1], F_SETPIPE_SZ, 1 << 20); /* fewer wake-ups between the two */
+    int r = image_layer_stream_begin(root, p[0], p[1], req->digest, &ls, err);
+    close(p[0]);
+    if (r < 0) {
+      close(p[1]);
+      return -1;
+    }
+    feed = p[1];
+  }
   int64_t have = req->offset;
-  if ((!layer && hash_prefix(fd, req->offset, &d, path, err) < 0) ||
-      receive(w, req, fd, path, layer ? NULL : &d, &have, err) < 0) {
+  int r = 0;
+  if (!layer)
+    r = hash_prefix(fd, req->offset, &d, path, err);
+  else if (streaming)
+    r = feed_kept(fd, req->offset, path, &feed, err);
+  if (r == 0)
+    r = receive(w, req, fd, path, layer ? NULL : &d, &feed, &have, err);
+  if (feed >= 0)
+    close(feed); /* the end of the stream, for the extractor */
+  if (streaming && (r < 0 || have != req->size))
+    image_layer_stream_abort(&ls);
+  if (r < 0) {
     if (!layer)
       digest_free(&d);
     return -1;
@@ -372,12 +438,15 @@ int blob_put(struct worker *w, const char *root, const struct blob_put_req *req,
     return 0;
   }
   if (worker_progress(w, progress("extract", req->digest, 0, req->size), err) < 0) {
+    if (streaming)
+      image_layer_stream_abort(&ls);
     json_object_put(res);
     return -1;
   }
   struct layer_result lr;
   bool extracted = false;
-  if (image_store_add_layer(root, path, true, req->digest, &lr, &extracted, err) < 0) {
+  if ((streaming ? image_layer_stream_end(root, &ls, path, req->digest, &lr, &extracted, err)
+                 : image_store_add_layer(root, path, true, req->digest, &lr, &extracted, err)) < 0) {
     /* wrong bytes (digest mismatch) or a bad tarball: nothing to resume */
     if (unlink(path) < 0 && errno != ENOENT)
       berthd_log("remove `%s`: %s", path, strerror(errno));

@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -965,6 +966,119 @@ static int record_meta(const char *root, const struct layer_result *res, const c
   return r;
 }
 
+/* A blob the store already has unpacked (expect_digest in some meta's "blobs",
+ * blob and tree present): checks tar_path's bytes, notes it in the lease, and
+ * *done. Else *done is false and nothing happened. */
+static int add_known_layer(const char *root, const char *tar_path, const char *expect_digest,
+                           struct layer_result *res, bool *done, berr_t *err) {
+  *done = false;
+  char diff[DIGEST_STR_LEN + 1];
+  json_object *meta = NULL;
+  cleanup_free char *blob_dst = image_blob_path(root, expect_digest);
+  bool known;
+  {
+    /* the hashing runs without the lock (the daemon takes it to resolve) */
+    cleanup_close int lock = image_store_lock(root, LOCK_SH, err);
+    if (lock < 0)
+      return -1;
+    known = blob_dst && path_exists(blob_dst, false) && find_layer_by_blob(root, expect_digest, diff, &meta);
+  }
+  if (!known)
+    return 0;
+  char got[DIGEST_STR_LEN + 1];
+  uint64_t size = 0;
+  int r = digest_file(tar_path, got, &size, err);
+  if (r == 0 && strcmp(got, expect_digest))
+    r = digest_mismatch(err, "layer", expect_digest, got);
+  /* ours now, even if no image names it yet: prune must keep it */
+  if (r == 0 && (image_lease_note(root, expect_digest, err) < 0 || image_lease_note(root, diff, err) < 0))
+    r = -1;
+  cleanup_close int lock = r == 0 ? image_store_lock(root, LOCK_EX, err) : -1;
+  cleanup_free char *tree = image_layer_dir(root, diff);
+  cleanup_free char *mp = image_layer_meta_path(root, diff);
+  if (r == 0 && lock < 0)
+    r = -1;
+  /* still there (a prune may have run meanwhile)? then it is done */
+  if (r == 0 && path_exists(blob_dst, false) && path_exists(tree, true) && path_exists(mp, false)) {
+    snprintf(res->blob_digest, sizeof res->blob_digest, "%s", expect_digest);
+    snprintf(res->diff_id, sizeof res->diff_id, "%s", diff);
+    res->blob_size = size;
+    res->unpacked_size = (uint64_t)json_object_get_int64(json_object_object_get(meta, "unpackedSize"));
+    json_object *b = json_object_object_get(json_object_object_get(meta, "blobs"), expect_digest);
+    res->compression = compression_of(json_object_get_string(json_object_object_get(b ? b : meta, "mediaType")));
+    *done = true;
+  }
+  json_object_put(meta);
+  return r;
+}
+
+/* The tree extracted into work/tree and its blob into the store: blob_src (a
+ * copy made in work/, or the caller's file when move) is renamed into blobs/
+ * (copied first when on another file system), the tree into layers/ unless
+ * one is there, the meta recorded. */
+static int store_extracted(const char *root, const char *work, const char *tree, const char *blob_src,
+                           bool is_copy, struct layer_result *res, bool *extracted, berr_t *err) {
+  /* noted before it becomes visible: a prune meanwhile keeps it */
+  if (image_lease_note(root, res->blob_digest, err) < 0 || image_lease_note(root, res->diff_id, err) < 0)
+    return -1;
+  cleanup_close int lock = image_store_lock(root, LOCK_EX, err);
+  if (lock < 0)
+    return -1;
+  cleanup_free char *blob_dst = image_blob_path(root, res->blob_digest);
+  cleanup_free char *tree_dst = image_layer_dir(root, res->diff_id);
+  if (!blob_dst || !tree_dst)
+    return berr_sys(err, ENOMEM, "layer");
+  if (!path_exists(blob_dst, false) && rename(blob_src, blob_dst) < 0) {
+    if (errno != EXDEV || is_copy)
+      return berr_sys(err, errno, "rename `%s` to `%s`", blob_src, blob_dst);
+    cleanup_free char *tmpb = pathf("%s/blob", work);
+    if (!tmpb)
+      return berr_sys(err, ENOMEM, "layer");
+    if (copy_file(blob_src, tmpb, err) < 0)
+      return -1;
+    if (rename(tmpb, blob_dst) < 0)
+      return berr_sys(err, errno, "rename `%s` to `%s`", tmpb, blob_dst);
+  }
+  /* an existing tree wins: it may be a lower dir of a running container */
+  if (!path_exists(tree_dst, true)) {
+    if (rename(tree, tree_dst) < 0)
+      return berr_sys(err, errno, "rename `%s` to `%s`", tree, tree_dst);
+    if (extracted)
+      *extracted = true;
+  }
+  return record_meta(root, res, layer_media_type(res->compression), err);
+}
+
+/* A work dir under tmp/ with an empty tree/ in it. */
+static int make_layer_work(const char *root, char **work, char **tree, berr_t *err) {
+  *work = *tree = NULL;
+  int work_fd = image_tmp_create(root, "layer", work, err);
+  if (work_fd < 0)
+    return -1;
+  if (!(*tree = pathf("%s/tree", *work))) {
+    berr_sys(err, ENOMEM, "layer");
+  } else if (mkdir(*tree, 0755) < 0) {
+    berr_sys(err, errno, "mkdir `%s`", *tree);
+  } else {
+    return work_fd;
+  }
+  berr_t ignored;
+  rm_rf(*work, &ignored);
+  close(work_fd);
+  free(*work);
+  free(*tree);
+  *work = *tree = NULL;
+  return -1;
+}
+
+/* A corrupt blob fails to unpack before its digest is known: say why. */
+static void explain_unpack_failure(const char *tar_path, const char *expect_digest, berr_t *err) {
+  char got[DIGEST_STR_LEN + 1];
+  berr_t e2;
+  if (expect_digest && digest_file(tar_path, got, NULL, &e2) == 0 && strcmp(got, expect_digest))
+    digest_mismatch(err, "layer", expect_digest, got);
+}
+
 int image_store_add_layer(const char *root, const char *tar_path, bool move_blob,
                           const char *expect_digest, struct layer_result *res, bool *extracted,
                           berr_t *err) {
@@ -973,66 +1087,16 @@ int image_store_add_layer(const char *root, const char *tar_path, bool move_blob
     *extracted = false;
   if (expect_digest && !digest_is_valid(expect_digest))
     return berr_set(err, BERR_INVALID, "layer digest `%.80s` is not sha256:<64 lower-case hex>", expect_digest);
-
-  /* A blob the store already has unpacked: check its bytes, nothing else.
-   * The hashing runs without the lock (the daemon takes it to resolve). */
   if (expect_digest) {
-    char diff[DIGEST_STR_LEN + 1];
-    json_object *meta = NULL;
-    cleanup_free char *blob_dst = image_blob_path(root, expect_digest);
-    bool known;
-    {
-      cleanup_close int lock = image_store_lock(root, LOCK_SH, err);
-      if (lock < 0)
-        return -1;
-      known = blob_dst && path_exists(blob_dst, false) && find_layer_by_blob(root, expect_digest, diff, &meta);
-    }
-    if (known) {
-      char got[DIGEST_STR_LEN + 1];
-      uint64_t size = 0;
-      int r = digest_file(tar_path, got, &size, err);
-      if (r == 0 && strcmp(got, expect_digest))
-        r = digest_mismatch(err, "layer", expect_digest, got);
-      /* ours now, even if no image names it yet: prune must keep it */
-      if (r == 0 && (image_lease_note(root, expect_digest, err) < 0 || image_lease_note(root, diff, err) < 0))
-        r = -1;
-      cleanup_close int lock = r == 0 ? image_store_lock(root, LOCK_EX, err) : -1;
-      cleanup_free char *tree = image_layer_dir(root, diff);
-      cleanup_free char *mp = image_layer_meta_path(root, diff);
-      if (r == 0 && lock < 0)
-        r = -1;
-      /* still there (a prune may have run meanwhile)? then it is done */
-      if (r == 0 && path_exists(blob_dst, false) && path_exists(tree, true) && path_exists(mp, false)) {
-        snprintf(res->blob_digest, sizeof res->blob_digest, "%s", expect_digest);
-        snprintf(res->diff_id, sizeof res->diff_id, "%s", diff);
-        res->blob_size = size;
-        res->unpacked_size = (uint64_t)json_object_get_int64(json_object_object_get(meta, "unpackedSize"));
-        json_object *b = json_object_object_get(json_object_object_get(meta, "blobs"), expect_digest);
-        res->compression = compression_of(json_object_get_string(json_object_object_get(b ? b : meta, "mediaType")));
-        json_object_put(meta);
-        return 0;
-      }
-      json_object_put(meta);
-      if (r < 0)
-        return -1;
-    }
+    bool done;
+    if (add_known_layer(root, tar_path, expect_digest, res, &done, err) < 0 || done)
+      return done ? 0 : -1;
   }
-
-  cleanup_free char *work = NULL;
-  cleanup_close int work_fd = image_tmp_create(root, "layer", &work, err);
+  cleanup_free char *work = NULL, *tree = NULL, *copy = NULL;
+  cleanup_close int work_fd = make_layer_work(root, &work, &tree, err);
   if (work_fd < 0)
     return -1;
   int ret = -1;
-  cleanup_free char *tree = pathf("%s/tree", work);
-  cleanup_free char *copy = NULL;
-  if (!tree) {
-    berr_sys(err, ENOMEM, "layer");
-    goto out;
-  }
-  if (mkdir(tree, 0755) < 0) {
-    berr_sys(err, errno, "mkdir `%s`", tree);
-    goto out;
-  }
   if (!move_blob && !(expect_digest && ({
                         cleanup_free char *bp = image_blob_path(root, expect_digest);
                         bp && same_file(bp, tar_path);
@@ -1044,63 +1108,84 @@ int image_store_add_layer(const char *root, const char *tar_path, bool move_blob
     }
   }
   if (layer_unpack(tar_path, tree, copy, max_layer_bytes, res, err) < 0) {
-    /* a corrupt blob fails to unpack before its digest is known: say why */
-    char got[DIGEST_STR_LEN + 1];
-    berr_t e2;
-    if (expect_digest && digest_file(tar_path, got, NULL, &e2) == 0 && strcmp(got, expect_digest))
-      digest_mismatch(err, "layer", expect_digest, got);
+    explain_unpack_failure(tar_path, expect_digest, err);
     goto out;
   }
   if (expect_digest && strcmp(res->blob_digest, expect_digest)) {
     digest_mismatch(err, "layer", expect_digest, res->blob_digest);
     goto out;
   }
-  /* noted before it becomes visible: a prune meanwhile keeps it */
-  if (image_lease_note(root, res->blob_digest, err) < 0 || image_lease_note(root, res->diff_id, err) < 0)
-    goto out;
-  {
-    cleanup_close int lock = image_store_lock(root, LOCK_EX, err);
-    if (lock < 0)
-      goto out;
-    cleanup_free char *blob_dst = image_blob_path(root, res->blob_digest);
-    cleanup_free char *tree_dst = image_layer_dir(root, res->diff_id);
-    if (!blob_dst || !tree_dst) {
-      berr_sys(err, ENOMEM, "layer");
-      goto out;
-    }
-    if (!path_exists(blob_dst, false)) {
-      const char *src = copy ? copy : tar_path;
-      if (rename(src, blob_dst) < 0) {
-        if (errno != EXDEV || copy) {
-          berr_sys(err, errno, "rename `%s` to `%s`", src, blob_dst);
-          goto out;
-        }
-        cleanup_free char *tmpb = pathf("%s/blob", work);
-        if (!tmpb || copy_file(tar_path, tmpb, err) < 0 || rename(tmpb, blob_dst) < 0) {
-          if (tmpb && !err->msg[0])
-            berr_sys(err, errno, "rename `%s` to `%s`", tmpb, blob_dst);
-          goto out;
-        }
-      }
-    }
-    /* an existing tree wins: it may be a lower dir of a running container */
-    if (!path_exists(tree_dst, true)) {
-      if (rename(tree, tree_dst) < 0) {
-        berr_sys(err, errno, "rename `%s` to `%s`", tree, tree_dst);
-        goto out;
-      }
-      if (extracted)
-        *extracted = true;
-    }
-    if (record_meta(root, res, layer_media_type(res->compression), err) < 0)
-      goto out;
-  }
-  ret = 0;
+  ret = store_extracted(root, work, tree, copy ? copy : tar_path, copy != NULL, res, extracted, err);
 out:
   {
     berr_t ignored;
     rm_rf(work, &ignored);
   }
+  return ret;
+}
+
+bool image_layer_blob_known(const char *root, const char *digest) {
+  cleanup_free char *blob = image_blob_path(root, digest);
+  char diff[DIGEST_STR_LEN + 1];
+  json_object *meta = NULL;
+  berr_t ignored;
+  cleanup_close int lock = image_store_lock(root, LOCK_SH, &ignored);
+  bool known = lock >= 0 && blob && path_exists(blob, false) && find_layer_by_blob(root, digest, diff, &meta);
+  json_object_put(meta);
+  return known;
+}
+
+int image_layer_stream_begin(const char *root, int fd, int close_in_child, const char *digest,
+                             struct image_layer_stream *s, berr_t *err) {
+  memset(s, 0, sizeof *s);
+  s->work_fd = -1;
+  s->u.pid = -1;
+  if (!digest_is_valid(digest))
+    return berr_set(err, BERR_INVALID, "layer digest `%.80s` is not sha256:<64 lower-case hex>", digest);
+  if ((s->work_fd = make_layer_work(root, &s->work, &s->tree, err)) < 0)
+    return -1;
+  char what[DIGEST_STR_LEN + 16];
+  snprintf(what, sizeof what, "layer %s", digest);
+  if (layer_unpack_start(fd, close_in_child, what, s->tree, NULL, max_layer_bytes, &s->u, err) < 0) {
+    image_layer_stream_abort(s);
+    return -1;
+  }
+  return 0;
+}
+
+void image_layer_stream_abort(struct image_layer_stream *s) {
+  if (s->u.pid > 0) {
+    kill(s->u.pid, SIGKILL);
+    struct layer_result ignored_res;
+    berr_t ignored;
+    (void)layer_unpack_finish(&s->u, &ignored_res, &ignored);
+  }
+  if (s->work) {
+    berr_t ignored;
+    rm_rf(s->work, &ignored);
+  }
+  if (s->work_fd >= 0)
+    close(s->work_fd);
+  free(s->work);
+  free(s->tree);
+  memset(s, 0, sizeof *s);
+  s->work_fd = -1;
+  s->u.pid = -1;
+}
+
+int image_layer_stream_end(const char *root, struct image_layer_stream *s, const char *blob_path,
+                           const char *expect_digest, struct layer_result *res, bool *extracted,
+                           berr_t *err) {
+  if (extracted)
+    *extracted = false;
+  int ret = layer_unpack_finish(&s->u, res, err);
+  if (ret < 0)
+    explain_unpack_failure(blob_path, expect_digest, err);
+  else if (strcmp(res->blob_digest, expect_digest))
+    ret = digest_mismatch(err, "layer", expect_digest, res->blob_digest);
+  else
+    ret = store_extracted(root, s->work, s->tree, blob_path, false, res, extracted, err);
+  image_layer_stream_abort(s); /* the work dir goes; the extractor is done */
   return ret;
 }
 

@@ -678,19 +678,14 @@ struct report {
   struct layer_result res;
 };
 
-int layer_unpack(const char *tar_path, const char *dest, const char *blob_copy, int64_t max_bytes,
-                 struct layer_result *res, berr_t *err) {
-  memset(res, 0, sizeof *res);
+int layer_unpack_start(int fd, int close_in_child, const char *what, const char *dest,
+                       const char *blob_copy, int64_t max_bytes, struct layer_unpacking *u,
+                       berr_t *err) {
+  u->pid = -1;
+  u->report_fd = -1;
+  snprintf(u->what, sizeof u->what, "%s", what);
   if (max_bytes <= 0)
     max_bytes = LAYER_DEFAULT_MAX_BYTES;
-  cleanup_close int fd = open(tar_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0)
-    return berr_sys(err, errno, "open `%s`", tar_path);
-  struct stat st;
-  if (fstat(fd, &st) < 0)
-    return berr_sys(err, errno, "stat `%s`", tar_path);
-  if (!S_ISREG(st.st_mode))
-    return berr_set(err, BERR_INVALID, "`%s` is not a regular file", tar_path);
   cleanup_close int dfd = open(dest, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (dfd < 0)
     return berr_sys(err, errno, "open `%s`", dest);
@@ -712,6 +707,10 @@ int layer_unpack(const char *tar_path, const char *dest, const char *blob_copy, 
   }
   if (pid == 0) {
     close(pfd[0]);
+    /* the feeder's end of a pipe: held here (and in the decompressor forked
+     * from here) the stream would never end */
+    if (close_in_child >= 0)
+      close(close_in_child);
     struct report rep = {0};
     signal(SIGPIPE, SIG_DFL);
     umask(022);
@@ -724,37 +723,66 @@ int layer_unpack(const char *tar_path, const char *dest, const char *blob_copy, 
     _exit(wr < 0 ? 2 : 0);
   }
   close(pfd[1]);
+  u->pid = pid;
+  u->report_fd = pfd[0];
+  return 0;
+}
+
+int layer_unpack_finish(struct layer_unpacking *u, struct layer_result *res, berr_t *err) {
+  memset(res, 0, sizeof *res);
   struct report rep;
   size_t got = 0;
   while (got < sizeof rep) {
-    ssize_t r = read_retry(pfd[0], (char *)&rep + got, sizeof rep - got);
+    ssize_t r = read_retry(u->report_fd, (char *)&rep + got, sizeof rep - got);
     if (r <= 0)
       break;
     got += (size_t)r;
   }
-  close(pfd[0]);
+  close(u->report_fd);
+  u->report_fd = -1;
   int status = 0;
   pid_t w;
   do
-    w = waitpid(pid, &status, 0);
+    w = waitpid(u->pid, &status, 0);
   while (w < 0 && errno == EINTR);
+  pid_t pid = u->pid;
+  u->pid = -1;
   if (got != sizeof rep) {
     if (w == pid && WIFSIGNALED(status))
-      return berr_set(err, BERR_INTERNAL, "the layer extractor for `%s` died of signal %d", tar_path,
+      return berr_set(err, BERR_INTERNAL, "the layer extractor for %s died of signal %d", u->what,
                       WTERMSIG(status));
     /* libarchive exits 1 itself when an allocation fails (its "No memory") */
     if (w == pid && WIFEXITED(status) && WEXITSTATUS(status) == 1)
       return berr_set(err, BERR_LIMIT,
-                      "the layer extractor for `%s` stopped at its %ld MiB memory cap (libarchive: no memory; "
+                      "the layer extractor for %s stopped at its %ld MiB memory cap (libarchive: no memory; "
                       "a hostile sparse map or header?)",
-                      tar_path, EXTRACT_MEM_BUDGET >> 20);
-    return berr_set(err, BERR_INTERNAL, "the layer extractor for `%s` ended without a report", tar_path);
+                      u->what, EXTRACT_MEM_BUDGET >> 20);
+    return berr_set(err, BERR_INTERNAL, "the layer extractor for %s ended without a report", u->what);
   }
   if (rep.rc < 0) {
     *err = rep.err;
     err->msg[sizeof err->msg - 1] = '\0';
-    return berr_wrap(err, "unpack `%s`", tar_path);
+    return berr_wrap(err, "unpack %s", u->what);
   }
   *res = rep.res;
   return 0;
+}
+
+int layer_unpack(const char *tar_path, const char *dest, const char *blob_copy, int64_t max_bytes,
+                 struct layer_result *res, berr_t *err) {
+  memset(res, 0, sizeof *res);
+  cleanup_close int fd = open(tar_path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return berr_sys(err, errno, "open `%s`", tar_path);
+  struct stat st;
+  if (fstat(fd, &st) < 0)
+    return berr_sys(err, errno, "stat `%s`", tar_path);
+  if (!S_ISREG(st.st_mode))
+    return berr_set(err, BERR_INVALID, "`%s` is not a regular file", tar_path);
+  char what[300];
+  snprintf(what, sizeof what, "`%s`", tar_path);
+  struct layer_unpacking u;
+  if (layer_unpack_start(fd, -1, what, dest, blob_copy, max_bytes, &u, err) < 0)
+    return -1;
+  return layer_unpack_finish(&u, res, err);
 }

@@ -7,6 +7,7 @@
 #define BERTH_LAYER_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "digest.h"
 #include "error.h"
@@ -43,6 +44,21 @@ const char *layer_media_type(enum layer_compression c);
  * under the daemon's feet); the caller blocks until it is done. */
 int layer_unpack(const char *tar_path, const char *dest, const char *blob_copy, int64_t max_bytes,
                  struct layer_result *res, berr_t *err);
+
+/* layer_unpack in two halves, for a tarball read from fd, a regular file or a
+ * pipe (a layer extracted while it downloads, blob.c): _start forks the
+ * extractor and returns; _finish waits for it and gives its result. fd may be
+ * closed once _start returns; close_in_child (>= 0: the pipe's write end)
+ * is closed in the extractor. what names the input in messages. */
+struct layer_unpacking {
+  pid_t pid;
+  int report_fd;
+  char what[300];
+};
+int layer_unpack_start(int fd, int close_in_child, const char *what, const char *dest,
+                       const char *blob_copy, int64_t max_bytes, struct layer_unpacking *u,
+                       berr_t *err);
+int layer_unpack_finish(struct layer_unpacking *u, struct layer_result *res, berr_t *err);
 
 /* What layer_unpack's child does, in this process: unpacks the tarball read
  * from fd into the current working directory (no blob copy; the decompressor
