@@ -25,7 +25,7 @@ import { alive, helperBinary, inBenchNetns, lines, median, ownV1Cgroups, repo, r
 const RUNS = Number(process.env.BENCH_RUNS ?? 30);
 const HF_RUNS = Number(process.env.BENCH_HYPERFINE_RUNS ?? 20);
 const TARGET_RATIO = 1.5;
-const STEPS = ['cgroup', 'clone', 'mounts', 'pivot_root', 'exec'];
+const STEPS = ['cgroup', 'clone', 'mounts', 'pivot_root', 'mask', 'exec'];
 
 
 /** A JSON-lines connection to berthd (docs/protocol.md). */

@@ -223,6 +223,8 @@ export interface NamespaceState {
 export interface TimelineStep {
   step: string;
   us: number;
+  /** when the step began, in µs from the start's beginning (steps may overlap: the cgroup is made beside the clone and mounts) */
+  atUs?: number;
 }
 
 export interface ContainerInfo {

@@ -7,7 +7,7 @@
  *   "finishedAt", "pid", "monitorPid", "initStarttime", "monitorStarttime",
  *   "exitCode", "exitSignal", "exitReason", "oomKilled", "startToExitUs",
  *   "requested": "stop"|"kill"|null, "cgroup": cgroup_to_json|null,
- *   "timeline": [{"step", "us"}],
+ *   "timeline": [{"step", "us", "atUs"?}],
  *   "starting": {"monitorPid", "monitorStarttime"} while a start is in flight} */
 #include "container.h"
 
@@ -81,6 +81,7 @@ struct container {
   struct cgroup cg;
   bool has_timeline;
   int64_t step_us[TL_COUNT];
+  int64_t step_at_us[TL_COUNT]; /* -1: not known (a start of an older berthd) */
   bool has_exit_code;
   int exit_code;
   char exit_signal[16], exit_reason[16];
@@ -232,6 +233,8 @@ static json_object *timeline_json(const struct container *c) {
       json_object *e = json_object_new_object();
       json_object_object_add(e, "step", json_object_new_string(timeline_step_name((enum timeline_step)i)));
       json_object_object_add(e, "us", json_object_new_int64(c->step_us[i]));
+      if (c->step_at_us[i] >= 0)
+        json_object_object_add(e, "atUs", json_object_new_int64(c->step_at_us[i]));
       json_object_array_add(a, e);
     }
   return a;
@@ -318,9 +321,22 @@ static int load_state(struct container *c, json_object *o, berr_t *err) {
     c->has_cg = true;
   }
   if (json_object_object_get_ex(o, "timeline", &v) && json_object_is_type(v, json_type_array)) {
+    /* by name: a state.json of an older berthd may lack steps */
     c->has_timeline = true;
-    for (size_t i = 0; i < json_object_array_length(v) && i < TL_COUNT; i++)
-      c->step_us[i] = get_i64(json_object_array_get_idx(v, i), "us", 0);
+    for (size_t i = 0; i < TL_COUNT; i++) {
+      c->step_us[i] = 0;
+      c->step_at_us[i] = -1;
+    }
+    for (size_t k = 0; k < json_object_array_length(v); k++) {
+      json_object *e = json_object_array_get_idx(v, k), *name = NULL;
+      if (!json_object_object_get_ex(e, "step", &name))
+        continue;
+      for (int i = 0; i < TL_COUNT; i++)
+        if (!strcmp(json_object_get_string(name), timeline_step_name((enum timeline_step)i))) {
+          c->step_us[i] = get_i64(e, "us", 0);
+          c->step_at_us[i] = get_i64(e, "atUs", -1);
+        }
+    }
   }
   if (json_object_object_get_ex(o, "starting", &v) && json_object_is_type(v, json_type_object)) {
     c->starting_pid = (pid_t)get_i64(v, "monitorPid", 0);
@@ -614,6 +630,7 @@ static void recover_start(struct container *c) {
     c->init_pid = res.init_pid;
     c->init_starttime = res.init_starttime;
     memcpy(c->step_us, res.step_us, sizeof c->step_us);
+    memcpy(c->step_at_us, res.step_at_us, sizeof c->step_at_us);
     c->has_timeline = true;
     c->requested = REQ_NONE;
     c->has_exit_code = false;
@@ -1237,6 +1254,7 @@ int ctr_start(struct ctr_store *st, struct container *c, int attach_fd,
   c->cg = res.cg; /* ours now */
   c->has_cg = true;
   memcpy(c->step_us, res.step_us, sizeof c->step_us);
+  memcpy(c->step_at_us, res.step_at_us, sizeof c->step_at_us);
   c->has_timeline = true;
   c->requested = REQ_NONE;
   now_rfc3339(c->started_at);

@@ -306,8 +306,12 @@ _Noreturn void init_main(const struct init_args *a) {
       proc_fail(a->sync_fd, "mounts", &err);
   }
   int64_t t3 = mono_us();
-  f.times.mounts_us = (t1 - t0) + (t3 - t2);
+  f.times.mounts_us = t1 - t0;
   f.times.pivot_root_us = t2 - t1;
+  f.times.mask_us = t3 - t2;
+  f.times.mounts_start = t0;
+  f.times.pivot_root_start = t1;
+  f.times.mask_start = t2;
   /* the monitor made the cgroup meanwhile and sends the files to join it by
    * (SYNC_CGROUP): joined before anything of the image's runs */
   int cg_fds[FDPASS_MAX];

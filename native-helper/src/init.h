@@ -21,8 +21,9 @@
 #define SYNC_MSG_MAX (BERR_MSG_MAX + 64)
 
 struct init_times {
-  int64_t mounts_us, pivot_root_us;
+  int64_t mounts_us, pivot_root_us, mask_us;
   int64_t cgroup_us;   /* joining the cgroup (cgroup_join_fds) */
+  int64_t mounts_start, pivot_root_start, mask_start; /* mono_us() as they began */
   int64_t exec_start;  /* mono_us() just before execve */
 };
 

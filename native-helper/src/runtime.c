@@ -47,7 +47,7 @@
 #define PREFAULT_HEAP_BYTES (96 << 10) /* under the mmap threshold: from the heap */
 
 const char *timeline_step_name(enum timeline_step s) {
-  static const char *const names[TL_COUNT] = {"cgroup", "clone", "mounts", "pivot_root", "exec"};
+  static const char *const names[TL_COUNT] = {"cgroup", "clone", "mounts", "pivot_root", "mask", "exec"};
   return (unsigned)s < TL_COUNT ? names[s] : "?";
 }
 
@@ -140,6 +140,7 @@ struct monitor {
   int pidfd;
   int mntns;   /* the container's mount namespace, let go in monitor_cleanup */
   struct ns_premade *premade; /* made before the job came (monitor_await_job) */
+  int64_t cgroup_began;       /* mono_us() as make_outside began */
 };
 
 static void report_json(int ctl, json_object *o) {
@@ -273,6 +274,7 @@ static int make_outside(struct monitor *m, int sync_fd, bool go, int64_t *cgroup
   const struct container_spec *s = m->spec;
   const struct runtime_opts *o = m->opts;
   int64_t t = mono_us();
+  m->cgroup_began = t;
   if (cgroup_create(o->cg_env, s->id, &s->limits, &m->cg, err) < 0)
     return -1;
   m->has_cg = true;
@@ -351,7 +353,7 @@ static _Noreturn void monitor_main(struct monitor *m) {
   const struct runtime_opts *o = m->opts;
   berr_t err;
   berr_clear(&err);
-  int64_t steps[TL_COUNT] = {0};
+  int64_t steps[TL_COUNT] = {0}, began[TL_COUNT] = {0};
   char logpath[4096];
   if (path_join(m->upper, m->dir, CTR_UPPER, &err) < 0 ||
       path_join(m->work, m->dir, CTR_WORK, &err) < 0 ||
@@ -515,6 +517,7 @@ static _Noreturn void monitor_main(struct monitor *m) {
     close(userns_fd);
   /* in our memory the init has run its whole setup by now: its step ended when it began */
   steps[TL_CLONE] = (vc.started ? vc.started : mono_us()) - t;
+  began[TL_CLONE] = t;
   if (!in_our_memory) {
     if (make_outside(m, sync[0], false, &cgroup_made_us, &err) < 0) {
       prefer_init_report(sync[0], &err);
@@ -555,7 +558,13 @@ static _Noreturn void monitor_main(struct monitor *m) {
   steps[TL_CGROUP] = cgroup_made_us + times.cgroup_us;
   steps[TL_MOUNTS] = times.mounts_us;
   steps[TL_PIVOT_ROOT] = times.pivot_root_us;
+  steps[TL_MASK] = times.mask_us;
   steps[TL_EXEC] = t_exec - times.exec_start;
+  began[TL_CGROUP] = m->cgroup_began;
+  began[TL_MOUNTS] = times.mounts_start;
+  began[TL_PIVOT_ROOT] = times.pivot_root_start;
+  began[TL_MASK] = times.mask_start;
+  began[TL_EXEC] = times.exec_start;
 
   json_object *rep = json_object_new_object();
   json_object_object_add(rep, "ok", json_object_new_boolean(true));
@@ -565,6 +574,10 @@ static _Noreturn void monitor_main(struct monitor *m) {
   for (int i = 0; i < TL_COUNT; i++)
     json_object_array_add(st, json_object_new_int64(steps[i]));
   json_object_object_add(rep, "steps", st);
+  json_object *at = json_object_new_array();
+  for (int i = 0; i < TL_COUNT; i++)
+    json_object_array_add(at, json_object_new_int64(began[i] > 0 ? began[i] - m->t_begin : -1));
+  json_object_object_add(rep, "stepsAt", at);
   json_object_object_add(rep, "cgroup", cgroup_to_json(&m->cg));
   /* the same on disk first: a daemon killed before it reads the report finds
    * the running command there when it comes back (runtime_read_start) */
@@ -626,6 +639,11 @@ static int parse_report(json_object *rep, struct start_result *out, berr_t *err)
   if (json_object_object_get_ex(rep, "steps", &v) && json_object_is_type(v, json_type_array))
     for (size_t i = 0; i < TL_COUNT && i < json_object_array_length(v); i++)
       out->step_us[i] = json_object_get_int64(json_object_array_get_idx(v, i));
+  for (size_t i = 0; i < TL_COUNT; i++)
+    out->step_at_us[i] = -1;
+  if (json_object_object_get_ex(rep, "stepsAt", &v) && json_object_is_type(v, json_type_array))
+    for (size_t i = 0; i < TL_COUNT && i < json_object_array_length(v); i++)
+      out->step_at_us[i] = json_object_get_int64(json_object_array_get_idx(v, i));
   if (out->init_pid <= 0)
     return berr_set(err, BERR_INTERNAL, "the monitor's start report names no init process");
   if (!json_object_object_get_ex(rep, "cgroup", &v) || cgroup_from_json(&out->cg, v, err) < 0)

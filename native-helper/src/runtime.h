@@ -12,8 +12,9 @@
 #include "pty.h"
 #include "spec.h"
 
-enum timeline_step { TL_CGROUP, TL_CLONE, TL_MOUNTS, TL_PIVOT_ROOT, TL_EXEC, TL_COUNT };
-const char *timeline_step_name(enum timeline_step s); /* "cgroup", "clone", "mounts", "pivot_root", "exec" */
+enum timeline_step { TL_CGROUP, TL_CLONE, TL_MOUNTS, TL_PIVOT_ROOT, TL_MASK, TL_EXEC, TL_COUNT };
+/* "cgroup", "clone", "mounts", "pivot_root", "mask", "exec" */
+const char *timeline_step_name(enum timeline_step s);
 
 struct start_result {
   pid_t monitor_pid;
@@ -21,6 +22,7 @@ struct start_result {
   uint64_t init_starttime;        /* /proc/PID/stat field 22, guards against PID reuse */
   uint64_t monitor_starttime;
   int64_t step_us[TL_COUNT];
+  int64_t step_at_us[TL_COUNT];   /* when each began, from the start's beginning (-1: unknown) */
   struct cgroup cg;               /* the container's cgroup, owned by the caller */
 };
 

@@ -285,7 +285,7 @@ int main(void) {
     printf("1..0 # SKIP needs root\n");
     return 0;
   }
-  TAP_PLAN(54);
+  TAP_PLAN(55);
   signal(SIGPIPE, SIG_IGN);
   berr_t err;
   TAP_OK(mkdtemp(tmp) != NULL && chmod(tmp, 0755) == 0, "temp dir %s", tmp);
@@ -318,10 +318,17 @@ int main(void) {
     int steps_ok = 1;
     for (int i = 0; i < TL_COUNT; i++)
       steps_ok &= c.res.step_us[i] >= 0;
-    printf("# timeline: cgroup %lld clone %lld mounts %lld pivot_root %lld exec %lld us\n",
+    printf("# timeline: cgroup %lld clone %lld mounts %lld pivot_root %lld mask %lld exec %lld us\n",
            (long long)c.res.step_us[0], (long long)c.res.step_us[1], (long long)c.res.step_us[2],
-           (long long)c.res.step_us[3], (long long)c.res.step_us[4]);
+           (long long)c.res.step_us[3], (long long)c.res.step_us[4], (long long)c.res.step_us[5]);
     TAP_OK(steps_ok && c.res.step_us[TL_MOUNTS] > 0, "timeline filled");
+    const int64_t *at = c.res.step_at_us;
+    printf("# began at: cgroup %lld clone %lld mounts %lld pivot_root %lld mask %lld exec %lld us\n",
+           (long long)at[0], (long long)at[1], (long long)at[2], (long long)at[3], (long long)at[4], (long long)at[5]);
+    bool in_order = at[TL_CGROUP] >= 0 && at[TL_CLONE] >= 0;
+    for (int i = TL_MOUNTS; i <= TL_EXEC; i++) /* each after the one before has ended */
+      in_order &= at[i] >= at[i - 1] + c.res.step_us[i - 1];
+    TAP_OK(in_order, "steps began in order: clone, mounts, pivot_root, mask, exec (the cgroup beside them)");
     TAP_OK(!cgroup_exists(c.spec.id), "cgroup removed after exit");
     json_object_put(ex);
     free(out);

@@ -225,8 +225,13 @@ describe('lifecycle', () => {
     const name = track(uniqueName('tl'));
     await berthOk(['run', '--name', name, 'busybox', 'true']);
     const info = await waitExited(name);
-    expect(info.timeline.map((s) => s.step)).toEqual(['cgroup', 'clone', 'mounts', 'pivot_root', 'exec']);
+    expect(info.timeline.map((s) => s.step)).toEqual(['cgroup', 'clone', 'mounts', 'pivot_root', 'mask', 'exec']);
     for (const s of info.timeline) expect(s.us).toBeGreaterThanOrEqual(0);
+    // when each began: clone, mounts, pivot_root, mask and exec one after another, the cgroup beside them
+    const at = Object.fromEntries(info.timeline.map((s) => [s.step, s]));
+    for (const s of info.timeline) expect(s.atUs).toBeGreaterThanOrEqual(0);
+    const order = ['clone', 'mounts', 'pivot_root', 'mask', 'exec'];
+    for (let i = 1; i < order.length; i++) expect(at[order[i]].atUs).toBeGreaterThanOrEqual((at[order[i - 1]].atUs ?? 0) + at[order[i - 1]].us);
     expect(info.startToExitUs).toBeGreaterThan(0);
     expect(info.startToExitUs).toBeLessThan(10_000_000);
     expect(info.exitReason).toBe('exited');

@@ -24,7 +24,23 @@ describe('sparkPath', () => {
 });
 
 describe('timelineBars', () => {
-  it('lays the steps end to end in µs', () => {
+  it('places each step where it began: side by side where they overlap', () => {
+    const { bars, totalUs } = timelineBars([
+      { step: 'cgroup', us: 250, atUs: 40 },
+      { step: 'clone', us: 100, atUs: 30 },
+      { step: 'mounts', us: 400, atUs: 140 },
+      { step: 'exec', us: 150, atUs: 600 },
+    ]);
+    expect(totalUs).toBe(750);
+    expect(bars.map((b) => [b.step, b.startUs, b.us])).toEqual([
+      ['cgroup', 40, 250],
+      ['clone', 30, 100],
+      ['mounts', 140, 400],
+      ['exec', 600, 150],
+    ]);
+  });
+
+  it('lays the steps end to end in µs when they say nothing of when they began', () => {
     const { bars, totalUs } = timelineBars([
       { step: 'cgroup', us: 120 },
       { step: 'clone', us: 310 },

@@ -131,7 +131,7 @@ export interface ContainerInfo {
   rootfs: { lower: string[]; upper: string; work: string; merged: string };
   cgroup: { layout: string; paths: Record<string, string> };
   namespaces: Record<string, NamespaceInfo>;
-  timeline: { step: string; us: number }[];
+  timeline: { step: string; us: number; atUs?: number }[];
   startToExitUs: number | null;
   spec?: Record<string, unknown>;
 }

@@ -1,4 +1,4 @@
-// The start timeline: how long each step of the start took, in microseconds.
+// The start timeline: when each step of the start began and how long it took, in microseconds.
 import type { ContainerInfo } from '../../../../electron/core/protocol';
 import { Empty, Loading } from '../../components/common';
 import { formatMicros } from '../../lib/fmt';
@@ -8,6 +8,7 @@ const STEP_TEXT: Record<string, string> = {
   clone: 'clone() the init process into its namespaces (net, ipc and uts were made ahead, while idle)',
   mounts: 'mount the overlay root, /proc, /dev, /sys',
   pivot_root: 'switch the root to the overlay',
+  mask: 'mask /proc and /sys paths, make /proc/sys and others read-only',
   exec: 'exec the command',
 };
 
@@ -17,15 +18,22 @@ export interface TimelineBar {
   startUs: number;
 }
 
-/** Steps laid end to end (each starts when the one before ended). */
-export function timelineBars(steps: readonly { step: string; us: number }[]): { bars: TimelineBar[]; totalUs: number } {
+/**
+ * Each step where it began (atUs), so that steps run side by side show so; without
+ * atUs on every step (a start recorded by an older helper), laid end to end.
+ */
+export function timelineBars(steps: readonly { step: string; us: number; atUs?: number }[]): { bars: TimelineBar[]; totalUs: number } {
+  const placed = steps.length > 0 && steps.every((s) => typeof s.atUs === 'number' && s.atUs >= 0);
   let t = 0;
+  let end = 0;
   const bars = steps.map((s) => {
-    const b = { step: s.step, us: Math.max(0, s.us), startUs: t };
-    t += Math.max(0, s.us);
-    return b;
+    const us = Math.max(0, s.us);
+    const startUs = placed ? (s.atUs as number) : t;
+    t += us;
+    end = Math.max(end, startUs + us);
+    return { step: s.step, us, startUs };
   });
-  return { bars, totalUs: t };
+  return { bars, totalUs: end };
 }
 
 export function Timeline({ c, loaded }: { c: ContainerInfo; loaded: boolean }) {
@@ -38,7 +46,7 @@ export function Timeline({ c, loaded }: { c: ContainerInfo; loaded: boolean }) {
     <div className="panel" style={{ padding: 'var(--s5)' }}>
       <div className="tl-total" style={{ marginBottom: 'var(--s4)' }}>
         <span className="big" data-testid="timeline-total">{formatMicros(totalUs)}</span>
-        <span className="muted">from the cgroup to the command running — started, not booted. No kernel boots and no init system runs: it is one process placed in namespaces.</span>
+        <span className="muted">from the start's beginning to the command running — started, not booted. No kernel boots and no init system runs: it is one process placed in namespaces. The cgroup is made by a second thread while the process is cloned and mounts its root; the network, IPC and UTS namespaces were made ahead, while the helper was idle.</span>
       </div>
       <div className="timeline" data-testid="timeline">
         <div className="tl-axis" aria-hidden="true">
