@@ -7,7 +7,7 @@
 // The layer tarballs come from native-helper/tests/layer_attacks.py, the same
 // ones the C unit test test_layer_attacks unpacks (with memory measurements).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -20,12 +20,8 @@ import type { ImageSummary } from '../../electron/core/protocol';
 import { goArch } from '../../electron/core/registry/client';
 import { pullImage, PullError } from '../../electron/core/registry/pull';
 import { helperPid, testEnv } from './support/berth';
+import { OCI_CONFIG, OCI_INDEX, OCI_LAYER_GZ, OCI_MANIFEST, sha256 } from './support/registry';
 
-const sha256 = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
-const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
-const OCI_LAYER_GZ = 'application/vnd.oci.image.layer.v1.tar+gzip';
 
 let client: HelperClient;
 let tmp = '';

@@ -1,6 +1,7 @@
 // A real OCI distribution registry (Debian's docker-registry) on loopback, filled by
 // skopeo from OCI layouts written here, for tests that pull (the test process,
-// not berthd, talks to it: the pull streams the blobs to the helper).
+// not berthd, talks to it: the pull streams the blobs to the helper); and the OCI
+// media types and digests the tests build images with.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
@@ -14,6 +15,7 @@ import { waitUntil } from './helper-process';
 
 export const sha256 = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 export const OCI_LAYER_GZ = 'application/vnd.oci.image.layer.v1.tar+gzip';
 
@@ -48,7 +50,7 @@ export function makeLayer(workDir: string, files: Record<string, string | Buffer
   return { blob, diffId: sha256(tar), desc: { mediaType: OCI_LAYER_GZ, digest: sha256(blob), size: blob.length } };
 }
 
-/** An OCI image layout directory written by hand. */
+/** An OCI image layout directory written by hand (so indexes can be built too). */
 export class Layout {
   readonly refs: Record<string, Desc> = {};
   constructor(readonly dir: string) {
@@ -61,12 +63,15 @@ export class Layout {
     fs.writeFileSync(path.join(this.dir, 'blobs/sha256', d.slice(7)), b);
     return { mediaType, digest: d, size: b.length };
   }
-  image(layers: Layer[], cmd = ['/bin/sh']): Desc {
+  image(layers: Layer[], arch = goArch(), cmd = ['/bin/sh']): Desc {
     for (const l of layers) this.blob(l.blob, l.desc.mediaType);
-    const config = { architecture: goArch(), os: 'linux', config: { Cmd: cmd }, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) }, history: layers.map(() => ({ created_by: 'test' })) };
+    const config = { architecture: arch, os: 'linux', config: { Cmd: cmd }, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) }, history: layers.map(() => ({ created_by: 'test' })) };
     const cd = this.blob(JSON.stringify(config), OCI_CONFIG);
     const manifest = { schemaVersion: 2, mediaType: OCI_MANIFEST, config: cd, layers: layers.map((l) => l.desc) };
-    return { ...this.blob(JSON.stringify(manifest), OCI_MANIFEST), platform: { os: 'linux', architecture: goArch() } };
+    return { ...this.blob(JSON.stringify(manifest), OCI_MANIFEST), platform: { os: 'linux', architecture: arch } };
+  }
+  index(manifests: Desc[]): Desc {
+    return this.blob(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests }), OCI_INDEX);
   }
   tag(name: string, d: Desc): void {
     this.refs[name] = d;
@@ -86,7 +91,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-function httpStatus(url: string): Promise<number> {
+export function httpStatus(url: string): Promise<number> {
   return new Promise((resolve) => {
     http
       .get(url, (res) => {
@@ -97,11 +102,14 @@ function httpStatus(url: string): Promise<number> {
   });
 }
 
-/** docker-registry on 127.0.0.1:<free port> with its own storage and log. */
+/** docker-registry on 127.0.0.1:<free port> with its own storage and log (and basic auth with htpasswd). */
 export class Registry {
   proc: ChildProcess | null = null;
   port = 0;
-  constructor(readonly dir: string) {}
+  constructor(
+    readonly dir: string,
+    readonly htpasswd?: string,
+  ) {}
   get addr(): string {
     return `127.0.0.1:${this.port}`;
   }
@@ -111,7 +119,12 @@ export class Registry {
   async start(): Promise<void> {
     fs.mkdirSync(this.dir, { recursive: true });
     this.port = await freePort();
-    const cfg = `version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(this.dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: ${this.addr}\n`;
+    let auth = '';
+    if (this.htpasswd) {
+      fs.writeFileSync(path.join(this.dir, 'htpasswd'), this.htpasswd);
+      auth = `auth:\n  htpasswd:\n    realm: berth-test\n    path: ${path.join(this.dir, 'htpasswd')}\n`;
+    }
+    const cfg = `version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: ${path.join(this.dir, 'data')}\n  delete:\n    enabled: true\nhttp:\n  addr: ${this.addr}\n${auth}`;
     fs.writeFileSync(path.join(this.dir, 'config.yml'), cfg);
     const log = fs.openSync(path.join(this.dir, 'registry.log'), 'a');
     this.proc = spawn('/usr/bin/docker-registry', ['serve', path.join(this.dir, 'config.yml')], { stdio: ['ignore', log, log] });
@@ -128,7 +141,19 @@ export class Registry {
     if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   }
   /** skopeo copy from an OCI layout into this registry. */
-  push(layout: Layout, tag: string, dest: string): void {
-    execFileSync('skopeo', ['copy', '-q', '--dest-tls-verify=false', `oci:${layout.dir}:${tag}`, `docker://${this.addr}/${dest}`], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120000 });
+  push(layout: Layout, tag: string, dest: string, extra: string[] = []): void {
+    execFileSync('skopeo', ['copy', '-q', '--dest-tls-verify=false', ...extra, `oci:${layout.dir}:${tag}`, `docker://${this.addr}/${dest}`], { stdio: ['ignore', 'pipe', 'pipe'], timeout: 120000 });
+  }
+  /** Where the registry keeps a blob's bytes. */
+  blobFile(digest: string): string {
+    const hex = digest.slice(7);
+    return path.join(this.dir, 'data/docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+  }
+  /** "response completed" lines for GETs of one blob: [status, bytes written]. */
+  blobGets(digest: string): { status: number; written: number }[] {
+    return this.log
+      .split('\n')
+      .filter((l) => l.includes('msg="response completed"') && l.includes('http.request.method=GET') && l.includes(`/blobs/${digest}`))
+      .map((l) => ({ status: Number(/http\.response\.status=(\d+)/.exec(l)?.[1]), written: Number(/http\.response\.written=(\d+)/.exec(l)?.[1] ?? 0) }));
   }
 }
