@@ -4,10 +4,12 @@ import { memo, useMemo, useState, type FormEvent } from 'react';
 import type { ImageImportFormat, ImageSummary } from '../../../electron/core/protocol';
 import type { PullLayerProgress } from '../../../electron/core/api';
 import { api, useBerth } from '../berth';
-import { Empty, errorText, HelperWait, Loading } from '../components/common';
+import { Empty } from '../components/common';
 import { Confirm, Dialog } from '../components/Dialog';
 import { DownloadIcon, LayersIcon, PlayIcon, SearchIcon, TrashIcon, UploadIcon } from '../components/Icons';
+import { ListBody } from '../components/lists';
 import { ago, formatBytes, shortId, splitCommand } from '../lib/fmt';
+import { useAction } from '../lib/useAction';
 import type { PullEntry } from '../store';
 import { rowKeys } from './ContainersView';
 
@@ -43,22 +45,14 @@ function RemoveImage({ image, onDone }: { image: ImageSummary; onDone(): void })
   const containers = useBerth((s) => s.containers);
   const notify = useBerth((s) => s.notify);
   const users = (containers ?? []).filter((c) => c.imageId === image.id);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, run } = useAction();
   const name = image.refs[0] ?? shortId(image.id);
-  const remove = async (): Promise<void> => {
-    setBusy(true);
-    setError(null);
-    try {
+  const remove = (): Promise<void> =>
+    run(async () => {
       await api.removeImage(image.refs[0] ?? image.id, users.length > 0);
       notify('success', `Removed ${name}`);
       onDone();
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   return (
     <Confirm title={`Remove ${name}?`} confirmLabel={users.length > 0 ? 'Remove anyway' : 'Remove'} danger busy={busy} error={error} onCancel={onDone} onConfirm={() => void remove()}>
       {users.length > 0 ? (
@@ -125,14 +119,11 @@ export function ImagesView() {
             </div>
           </div>
         )}
-        {!images ? (
-          helperDown ? (
-            <HelperWait what="images" />
-          ) : (
-            <Loading what="images" />
-          )
-        ) : images.length === 0 ? (
-          <div className="panel">
+        <ListBody
+          items={images}
+          what="images"
+          helperDown={helperDown}
+          empty={
             <Empty
               icon={<LayersIcon size={40} />}
               title="No images yet"
@@ -149,8 +140,8 @@ export function ImagesView() {
             >
               An image is a stack of read-only layers. Pull one from a registry, or import an OCI layout, a docker save archive or a rootfs tarball.
             </Empty>
-          </div>
-        ) : (
+          }
+        >
           <div className="panel list-panel">
             <table className="table" aria-label="Images">
               <thead>
@@ -173,7 +164,7 @@ export function ImagesView() {
             </table>
             {shown.length === 0 && <Empty title="Nothing matches">No image matches “{filter}”.</Empty>}
           </div>
-        )}
+        </ListBody>
       </div>
       {removing && <RemoveImage image={removing} onDone={() => setRemoving(null)} />}
     </>
@@ -245,8 +236,7 @@ export function PullDialog({ onClose }: { onClose(): void }) {
   const [ref, setRef] = useState('');
   const [insecure, setInsecure] = useState(false);
   const [mine, setMine] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
   const entry = mine ? pulls[mine] : undefined;
 
   const submit = async (e: FormEvent): Promise<void> => {
@@ -256,17 +246,11 @@ export function PullDialog({ onClose }: { onClose(): void }) {
       setError('Type an image reference, e.g. 127.0.0.1:5000/alpine:3.20 or docker.io/library/alpine.');
       return;
     }
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const { pull } = await api.pullImage(r, insecure ? { insecure: true } : undefined);
       trackPull(pull, r);
       setMine(pull);
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
@@ -329,8 +313,7 @@ export function ImportDialog({ onClose }: { onClose(): void }) {
   const [format, setFormat] = useState<ImageImportFormat>('auto');
   const [ref, setRef] = useState('');
   const [cmd, setCmd] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
 
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
@@ -342,9 +325,7 @@ export function ImportDialog({ onClose }: { onClose(): void }) {
       setError('A root filesystem tarball needs a name for the new image, e.g. myapp:latest.');
       return;
     }
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const c = cmd.trim() ? splitCommand(cmd.trim()) : [];
       const imported = await api.importImage(path.trim(), {
         format,
@@ -354,11 +335,7 @@ export function ImportDialog({ onClose }: { onClose(): void }) {
       notify('success', `Imported ${imported.map((i) => i.refs[0] ?? shortId(i.id)).join(', ')}`);
       onClose();
       if (imported.length === 1) navigate({ view: 'image', id: imported[0].id });
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (

@@ -4,11 +4,13 @@ import { useState, type FormEvent } from 'react';
 
 import type { NetworkCreateParams, NetworkInfo } from '../../../electron/core/protocol';
 import { api, useBerth } from '../berth';
-import { Empty, errorText, HelperWait, Loading } from '../components/common';
+import { Empty, errorText } from '../components/common';
 import { Confirm, Dialog } from '../components/Dialog';
 import { NetIcon, PlusIcon, TrashIcon } from '../components/Icons';
+import { ContainerChips, ListBody } from '../components/lists';
 import { ago, shortId } from '../lib/fmt';
 import { networkParams } from '../lib/net';
+import { useAction } from '../lib/useAction';
 import { rowKeys } from './ContainersView';
 
 /** The containers that name a network: berthd's list, or the container list for those not running. */
@@ -19,7 +21,6 @@ function usersOf(n: NetworkInfo, containers: readonly { id: string; name: string
 }
 
 function NetworkRow({ n, now, users, onRemove }: { n: NetworkInfo; now: number; users: { id: string; name: string }[]; onRemove(n: NetworkInfo): void }) {
-  const navigate = useBerth((s) => s.navigate);
   const ips = new Map(n.containers.map((c) => [c.id, c.ip]));
   return (
     <tr tabIndex={0} onKeyDown={(e) => rowKeys(e, () => undefined, n.builtin ? undefined : () => onRemove(n))} data-testid="network-row" data-name={n.name}>
@@ -40,18 +41,7 @@ function NetworkRow({ n, now, users, onRemove }: { n: NetworkInfo; now: number; 
         </div>
       </td>
       <td>
-        {users.length === 0 ? (
-          <span className="muted small">none</span>
-        ) : (
-          <div className="chips">
-            {users.map((u) => (
-              <button key={u.id} type="button" className="chip" onClick={() => navigate({ view: 'container', id: u.id, tab: 'network' })} title={`Open ${u.name}`}>
-                {u.name}
-                {ips.get(u.id) && <span className="mono muted"> {ips.get(u.id)}</span>}
-              </button>
-            ))}
-          </div>
-        )}
+        <ContainerChips users={users} none="none" tab="network" extra={(id) => ips.get(id) && <span className="mono muted"> {ips.get(id)}</span>} />
       </td>
       <td className="muted">{ago(n.created, now) || '–'}</td>
       <td className="actions">
@@ -72,21 +62,13 @@ function NetworkRow({ n, now, users, onRemove }: { n: NetworkInfo; now: number; 
 
 function RemoveNetwork({ n, users, onDone }: { n: NetworkInfo; users: { id: string; name: string }[]; onDone(): void }) {
   const notify = useBerth((s) => s.notify);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const remove = async (): Promise<void> => {
-    setBusy(true);
-    setError(null);
-    try {
+  const { busy, error, run } = useAction();
+  const remove = (): Promise<void> =>
+    run(async () => {
       await api.removeNetwork(n.id);
       notify('success', `Removed network ${n.name}`);
       onDone();
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   const inUse = users.length > 0;
   return (
     <Confirm title={`Remove network ${n.name}?`} confirmLabel="Remove" danger busy={busy} disabled={inUse} error={error} onCancel={onDone} onConfirm={() => void remove()}>
@@ -106,8 +88,7 @@ function RemoveNetwork({ n, users, onDone }: { n: NetworkInfo; users: { id: stri
 export function CreateNetworkDialog({ onClose }: { onClose(): void }) {
   const notify = useBerth((s) => s.notify);
   const [f, setF] = useState({ name: '', subnet: '', gateway: '' });
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
     let params: NetworkCreateParams;
@@ -117,17 +98,11 @@ export function CreateNetworkDialog({ onClose }: { onClose(): void }) {
       setError(errorText(err));
       return;
     }
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const n = await api.createNetwork(params);
       notify('success', `Created network ${n.name} (${n.subnet})`);
       onClose();
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <Dialog
@@ -202,20 +177,16 @@ export function NetworksView() {
         </button>
       </div>
       <div className="content">
-        {!networks ? (
-          helperDown ? (
-            <HelperWait what="networks" />
-          ) : (
-            <Loading what="networks" />
-          )
-        ) : networks.length === 0 ? (
-          <div className="panel">
+        <ListBody
+          items={networks}
+          what="networks"
+          helperDown={helperDown}
+          empty={
             <Empty icon={<NetIcon size={40} />} title="No networks reported">
               This helper reports no networks; it may be older than bridge networking. Containers still run with their own network namespace holding only loopback.
             </Empty>
-          </div>
-        ) : (
-          <>
+          }
+        >
             <div className="panel list-panel">
               <table className="table" aria-label="Networks">
                 <thead>
@@ -232,7 +203,7 @@ export function NetworksView() {
                   </tr>
                 </thead>
                 <tbody>
-                  {networks.map((n) => (
+                  {(networks ?? []).map((n) => (
                     <NetworkRow key={n.id} n={n} now={now} users={users(n)} onRemove={setRemoving} />
                   ))}
                 </tbody>
@@ -253,8 +224,7 @@ export function NetworksView() {
                 </Empty>
               </div>
             )}
-          </>
-        )}
+        </ListBody>
       </div>
       {creating && <CreateNetworkDialog onClose={() => setCreating(false)} />}
       {removing && <RemoveNetwork n={removing} users={users(removing)} onDone={() => setRemoving(null)} />}

@@ -5,10 +5,12 @@ import { useEffect, useMemo, useState, type FormEvent } from 'react';
 
 import type { VolumeInfo } from '../../../electron/core/protocol';
 import { api, useBerth } from '../berth';
-import { Empty, errorText, HelperWait, Loading } from '../components/common';
+import { Empty } from '../components/common';
 import { Confirm, Dialog } from '../components/Dialog';
 import { DiskIcon, PlusIcon, TrashIcon } from '../components/Icons';
+import { ContainerChips, ListBody } from '../components/lists';
 import { ago, formatBytes, shortId } from '../lib/fmt';
+import { useAction } from '../lib/useAction';
 import { rowKeys } from './ContainersView';
 
 type User = { id: string; name: string };
@@ -20,7 +22,6 @@ function SizeCell({ v }: { v: VolumeInfo }) {
 }
 
 function VolumeRow({ v, now, users, onRemove }: { v: VolumeInfo; now: number; users: User[]; onRemove(v: VolumeInfo): void }) {
-  const navigate = useBerth((s) => s.navigate);
   return (
     <tr tabIndex={0} onKeyDown={(e) => rowKeys(e, () => undefined, () => onRemove(v))} data-testid="volume-row" data-name={v.name}>
       <td>
@@ -42,17 +43,7 @@ function VolumeRow({ v, now, users, onRemove }: { v: VolumeInfo; now: number; us
         <SizeCell v={v} />
       </td>
       <td>
-        {users.length === 0 ? (
-          <span className="muted small">unused</span>
-        ) : (
-          <div className="chips">
-            {users.map((u) => (
-              <button key={u.id} type="button" className="chip" onClick={() => navigate({ view: 'container', id: u.id, tab: 'overview' })} title={`Open ${u.name}`}>
-                {u.name}
-              </button>
-            ))}
-          </div>
-        )}
+        <ContainerChips users={users} none="unused" tab="overview" />
       </td>
       <td className="muted">{ago(v.created, now) || '–'}</td>
       <td className="actions">
@@ -67,22 +58,14 @@ function VolumeRow({ v, now, users, onRemove }: { v: VolumeInfo; now: number; us
 function RemoveVolume({ v, users, onDone }: { v: VolumeInfo; users: User[]; onDone(): void }) {
   const notify = useBerth((s) => s.notify);
   const size = useBerth((s) => s.volumeSizes[v.name]);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
+  const { busy, error, run } = useAction();
   const inUse = users.length > 0;
-  const remove = async (): Promise<void> => {
-    setBusy(true);
-    setError(null);
-    try {
+  const remove = (): Promise<void> =>
+    run(async () => {
       await api.removeVolume(v.name);
       notify('success', `Removed volume ${v.name}`);
       onDone();
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   return (
     <Confirm title={`Remove volume ${v.name}?`} confirmLabel="Remove" danger busy={busy} disabled={inUse} error={error} onCancel={onDone} onConfirm={() => void remove()}>
       {inUse ? (
@@ -101,8 +84,7 @@ function RemoveVolume({ v, users, onDone }: { v: VolumeInfo; users: User[]; onDo
 function CreateVolumeDialog({ onClose }: { onClose(): void }) {
   const notify = useBerth((s) => s.notify);
   const [name, setName] = useState('');
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, setError, run } = useAction();
   const submit = async (e: FormEvent): Promise<void> => {
     e.preventDefault();
     const n = name.trim();
@@ -110,17 +92,11 @@ function CreateVolumeDialog({ onClose }: { onClose(): void }) {
       setError('The name may hold letters, digits, “_”, “.” and “-” (up to 64, starting with a letter or digit).');
       return;
     }
-    setBusy(true);
-    setError(null);
-    try {
+    await run(async () => {
       const v = await api.createVolume(n || undefined);
       notify('success', `Created volume ${v.name}`);
       onClose();
-    } catch (err) {
-      setError(errorText(err));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
   return (
     <Dialog
@@ -161,21 +137,13 @@ function CreateVolumeDialog({ onClose }: { onClose(): void }) {
 
 function PruneVolumes({ unused, onDone }: { unused: VolumeInfo[]; onDone(): void }) {
   const notify = useBerth((s) => s.notify);
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const prune = async (): Promise<void> => {
-    setBusy(true);
-    setError(null);
-    try {
+  const { busy, error, run } = useAction();
+  const prune = (): Promise<void> =>
+    run(async () => {
       const r = await api.pruneVolumes(true); // every unused one, as the list above says
       notify('success', r.removed.length === 0 ? 'No volume was unused' : `Removed ${r.removed.length} ${r.removed.length === 1 ? 'volume' : 'volumes'}, ${formatBytes(r.reclaimedBytes)} freed`);
       onDone();
-    } catch (e) {
-      setError(errorText(e));
-    } finally {
-      setBusy(false);
-    }
-  };
+    });
   return (
     <Confirm title="Remove unused volumes?" confirmLabel={`Remove ${unused.length}`} danger busy={busy} disabled={unused.length === 0} error={error} onCancel={onDone} onConfirm={() => void prune()}>
       <p style={{ margin: 0 }}>
@@ -233,14 +201,11 @@ export function VolumesView() {
         </button>
       </div>
       <div className="content">
-        {!volumes ? (
-          helperDown ? (
-            <HelperWait what="volumes" />
-          ) : (
-            <Loading what="volumes" />
-          )
-        ) : volumes.length === 0 ? (
-          <div className="panel">
+        <ListBody
+          items={volumes}
+          what="volumes"
+          helperDown={helperDown}
+          empty={
             <Empty
               icon={<DiskIcon size={40} />}
               title="No volumes yet"
@@ -252,8 +217,8 @@ export function VolumesView() {
             >
               A volume keeps files after its container is gone: databases, uploads, a site’s content. Create one here, or name one in the Run dialog’s Storage tab and it is created when the container starts.
             </Empty>
-          </div>
-        ) : (
+          }
+        >
           <div className="panel list-panel">
             <table className="table" aria-label="Volumes">
               <thead>
@@ -268,13 +233,13 @@ export function VolumesView() {
                 </tr>
               </thead>
               <tbody>
-                {volumes.map((v) => (
+                {(volumes ?? []).map((v) => (
                   <VolumeRow key={v.name} v={v} now={now} users={usersOf(v)} onRemove={setRemoving} />
                 ))}
               </tbody>
             </table>
           </div>
-        )}
+        </ListBody>
       </div>
       {creating && <CreateVolumeDialog onClose={() => setCreating(false)} />}
       {pruning && <PruneVolumes unused={unused} onDone={() => setPruning(false)} />}
