@@ -76,35 +76,10 @@ static _Noreturn void session_main(struct session *s) {
   struct relay r;
   relay_init(&r);
   int child_io[3] = {0, -1, -1};
-  if (ex->tty) {
-    int master, slave;
-    char slave_path[64];
-    if (pty_open(&master, &slave, slave_path, sizeof slave_path, &ex->term, &err) < 0)
-      session_fail(s, &err);
-    child_io[0] = child_io[1] = child_io[2] = slave;
-    r.tty = true;
-    r.hangup_on_detach = true;
-    r.out_fd[0] = master;
-    if (ex->open_stdin && (r.in_fd = fcntl(master, F_DUPFD_CLOEXEC, 3)) < 0) {
-      berr_sys(&err, errno, "dup the PTY master");
-      session_fail(s, &err);
-    }
-  } else {
-    int out[2], errp[2], in[2];
-    if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 ||
-        (ex->open_stdin && pipe2(in, O_CLOEXEC) < 0)) {
-      berr_sys(&err, errno, "pipe");
-      session_fail(s, &err);
-    }
-    child_io[1] = out[1];
-    child_io[2] = errp[1];
-    r.out_fd[0] = out[0];
-    r.out_fd[1] = errp[0];
-    if (ex->open_stdin) {
-      child_io[0] = in[0];
-      r.in_fd = in[1];
-    }
-  }
+  char slave_path[64];
+  if (relay_stdio_open(&r, ex->tty, ex->open_stdin, &ex->term, child_io, slave_path, sizeof slave_path, &err) < 0)
+    session_fail(s, &err);
+  r.hangup_on_detach = ex->tty;
   int sync[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync) < 0) {
     berr_sys(&err, errno, "socketpair");

@@ -34,7 +34,9 @@ struct ns_premade {
   int host[NS_COUNT];
 };
 /* Makes them; the calling thread is back in its own namespaces on return. On
- * failure some or none are made (fd -1): a clone makes those itself. */
+ * failure some or none are made (fd -1): a clone makes those itself. A thread
+ * that cannot get back into its own namespaces ends its process (_exit): call
+ * it only where that loses nothing (a spare monitor, before its job). */
 void ns_premake(struct ns_premade *p);
 /* Before the clone: the calling thread enters each premade namespace the spec
  * isolates, and *clone_flags loses its flag. After the clone, ns_premade_leave

@@ -1,5 +1,7 @@
 #include "stream.h"
 
+#include "pty.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
@@ -229,6 +231,33 @@ struct json_object *exit_object(int status, bool oom) {
 #define RELAY_CLIENT_CAP (4u << 20)
 #define RELAY_STDIN_CAP (1u << 20)
 #define RELAY_CHUNK 65536
+
+int relay_stdio_open(struct relay *r, bool tty, bool open_stdin, const struct term_size *term,
+                     int child_io[3], char *slave_path, size_t slave_cap, berr_t *err) {
+  if (tty) {
+    int master, slave;
+    if (pty_open(&master, &slave, slave_path, slave_cap, term, err) < 0)
+      return -1;
+    child_io[0] = child_io[1] = child_io[2] = slave;
+    r->tty = true;
+    r->out_fd[0] = master;
+    if (open_stdin && (r->in_fd = fcntl(master, F_DUPFD_CLOEXEC, 3)) < 0)
+      return berr_sys(err, errno, "dup the PTY master");
+    return 0;
+  }
+  int out[2], errp[2], in[2];
+  if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errp, O_CLOEXEC) < 0 || (open_stdin && pipe2(in, O_CLOEXEC) < 0))
+    return berr_sys(err, errno, "pipe");
+  child_io[1] = out[1];
+  child_io[2] = errp[1];
+  r->out_fd[0] = out[0];
+  r->out_fd[1] = errp[0];
+  if (open_stdin) {
+    child_io[0] = in[0];
+    r->in_fd = in[1];
+  }
+  return 0;
+}
 
 void relay_init(struct relay *r) {
   memset(r, 0, sizeof *r);

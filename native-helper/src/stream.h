@@ -92,6 +92,14 @@ struct relay {
   void *ctx;
 };
 void relay_init(struct relay *r);
+/* The stdio of the process to relay (child_io, dup'd onto its 0..2) and the
+ * relay's ends of it: with tty a PTY (the slave for all three, its path in
+ * slave_path; stdin is the master when open_stdin), else pipes for stdout and
+ * stderr, and for stdin when open_stdin (child_io[0] stays as given otherwise).
+ * On failure the caller is about to exit: what was opened is left to it. */
+struct term_size;
+int relay_stdio_open(struct relay *r, bool tty, bool open_stdin, const struct term_size *term,
+                     int child_io[3], char *slave_path, size_t slave_cap, berr_t *err);
 /* Serves until the process behind pidfd has exited and its output is drained
  * (or drain_ms passed after the exit); *status = its wait status (waitid). */
 int relay_run(struct relay *r, int pidfd, pid_t pid, int drain_ms, int *status, berr_t *err);
