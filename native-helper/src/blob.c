@@ -210,26 +210,6 @@ int blob_put_parse(json_object *params, struct blob_put_req *req, berr_t *err) {
   return 0;
 }
 
-/* Hashes the first n bytes of fd (what an earlier upload left). */
-static int hash_prefix(int fd, int64_t n, struct digest *d, const char *path, berr_t *err) {
-  static uint8_t buf[256 * 1024];
-  int64_t off = 0;
-  while (off < n) {
-    size_t want = (size_t)(n - off < (int64_t)sizeof buf ? n - off : (int64_t)sizeof buf);
-    ssize_t r = pread(fd, buf, want, off);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r < 0)
-      return berr_sys(err, errno, "read `%s`", path);
-    if (r == 0)
-      return berr_set(err, BERR_INTERNAL, "`%s` shrank while it was read", path);
-    if (digest_update(d, buf, (size_t)r, err) < 0)
-      return -1;
-    off += r;
-  }
-  return 0;
-}
-
 static json_object *progress(const char *phase, const char *item, int64_t done, int64_t total) {
   json_object *ev = json_object_new_object();
   json_object_object_add(ev, "phase", json_object_new_string(phase));
@@ -256,10 +236,11 @@ static int feed_extractor(int *feed, const void *data, size_t len, berr_t *err) 
   return 0;
 }
 
-/* The bytes a resumed upload kept, first down the feed. */
-static int feed_kept(int fd, int64_t n, const char *path, int *feed, berr_t *err) {
+/* The first n bytes of fd (what an earlier upload kept) into the digest d
+ * (other blobs) or down the feed (a layer's extractor), before what comes now. */
+static int replay_kept(int fd, int64_t n, const char *path, struct digest *d, int *feed, berr_t *err) {
   static uint8_t buf[256 * 1024];
-  for (int64_t off = 0; off < n && *feed >= 0;) {
+  for (int64_t off = 0; off < n && (d || *feed >= 0);) {
     size_t want = (size_t)(n - off < (int64_t)sizeof buf ? n - off : (int64_t)sizeof buf);
     ssize_t r = pread(fd, buf, want, off);
     if (r < 0 && errno == EINTR)
@@ -268,7 +249,7 @@ static int feed_kept(int fd, int64_t n, const char *path, int *feed, berr_t *err
       return berr_sys(err, errno, "read `%s`", path);
     if (r == 0)
       return berr_set(err, BERR_INTERNAL, "`%s` shrank while it was read", path);
-    if (feed_extractor(feed, buf, (size_t)r, err) < 0)
+    if ((d && digest_update(d, buf, (size_t)r, err) < 0) || feed_extractor(feed, buf, (size_t)r, err) < 0)
       return -1;
     off += r;
   }
@@ -399,10 +380,8 @@ int blob_put(struct worker *w, const char *root, const struct blob_put_req *req,
   }
   int64_t have = req->offset;
   int r = 0;
-  if (!layer)
-    r = hash_prefix(fd, req->offset, &d, path, err);
-  else if (streaming)
-    r = feed_kept(fd, req->offset, path, &feed, err);
+  if (!layer || streaming)
+    r = replay_kept(fd, req->offset, path, layer ? NULL : &d, &feed, err);
   if (r == 0)
     r = receive(w, req, fd, path, layer ? NULL : &d, &feed, &have, err);
   if (feed >= 0)
