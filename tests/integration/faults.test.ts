@@ -348,9 +348,12 @@ describe('the helper killed in the middle of an operation', () => {
       const { file, sha } = bigRootfs(64 * 1024 * 1024);
       const ref = `fault/import-${mode === 'the helper' ? 'a' : 'b'}:1`;
       const run = (onProgress: (ev: unknown) => void) => client.work('image.import', { path: file, format: 'rootfs', ref }, { onProgress });
+      // image.import says "extract" as a layer's extraction begins (done 0) and again once it
+      // is stored (done = its size, moments before the image is recorded): the first is the
+      // point to kill at (the second left a race with the recording)
       const got = await killDuring(run, (ev) => {
         const e = ev as { phase?: string; done?: number; total?: number };
-        return e.phase === 'extract' && (e.done ?? 0) > 8 * 1024 * 1024;
+        return e.phase === 'extract' && e.done === 0 && (e.total ?? 0) > 8 * 1024 * 1024;
       }, mode, 'fault-import');
       console.log(`[faults] import, ${mode} killed mid-extraction: the import ${got.result ? 'finished (its worker lived on)' : `failed: ${got.error?.message}`}`);
       await expectNothingLeaked();
