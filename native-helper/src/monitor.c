@@ -370,7 +370,16 @@ _Noreturn void monitor_main(const struct monitor_start *ms) {
   if (in_our_memory)
     pid = clone_init_vm(flags, &m->pidfd, &vc);
   if (!in_our_memory || (pid < 0 && (errno == EINVAL || errno == ENOSYS))) {
-    vc.started = 0; /* a copy of our memory (or a kernel without CLONE_PIDFD) */
+    /* a copy of our memory (or a kernel without CLONE_PIDFD): made with the
+     * other thread done, so that no lock it held is copied held */
+    if (outside_threaded) {
+      pthread_join(outside_tid, NULL);
+      outside_threaded = false;
+      cgroup_made_us = outside.cgroup_us;
+      if (outside.r < 0)
+        monitor_fail(m, &outside.err);
+    }
+    vc.started = 0;
     pid = clone_init(flags, &m->pidfd);
     if (pid == 0)
       vm_child_main(&vc);
