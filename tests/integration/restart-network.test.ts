@@ -2,40 +2,12 @@
 // NAT and published port; what belonged to containers that ended while the helper
 // was down (their address, bridge, nft table), and stray veths of ours, are gone
 // after the restart. Runs after the other files (the sequencer puts restart* last).
-import fs from 'node:fs';
-import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
 import { berthOk, helperPid, inspect, processAlive, removeTracked, runDetached, sleep, testEnv, waitExited, waitUntil } from './support/berth';
-import { startHelper } from './support/helper-process';
+import { killHelper, restartHelper } from './support/helper-control';
 import { inNetns, netnsLeftovers } from './support/netns';
-
-let restarts = 0;
-
-async function restartHelper(): Promise<number> {
-  const e = testEnv();
-  restarts += 1;
-  const h = await startHelper({
-    binary: e.berthd,
-    root: e.root,
-    socket: e.socket,
-    logPath: path.join(e.tmp, `berthd-netrestart-${process.pid}-${restarts}.log`),
-    cgroupProcs: e.cgroupProcs,
-    detached: true,
-    netns: e.netns, // the same namespace: what it reconciles is what the first one made
-  });
-  fs.writeFileSync(e.helperPidFile, String(h.pid));
-  return h.pid;
-}
-
-async function killHelper(): Promise<void> {
-  const e = testEnv();
-  const pid = helperPid();
-  fs.appendFileSync(path.join(e.tmp, 'killed-by-test'), `${pid}\n`);
-  process.kill(pid, 'SIGKILL');
-  expect(await waitUntil(() => !processAlive(pid), 5000)).toBe(true);
-}
 
 const links = (): string[] =>
   execFileSync('ip', ['-n', testEnv().netns, '-o', 'link', 'show'], { encoding: 'utf8' })
@@ -46,7 +18,7 @@ const links = (): string[] =>
 describe('networks across a helper restart', () => {
   afterEach(removeTracked);
   afterAll(async () => {
-    if (!processAlive(helperPid())) await restartHelper();
+    if (!processAlive(helperPid())) await restartHelper('netrestart');
   });
 
   it('keeps what a re-adopted container needs and cleans up after the ones that ended meanwhile', async () => {
@@ -66,7 +38,7 @@ describe('networks across a helper restart', () => {
       await sleep(500);
       // a stray veth of ours, as a crash between its creation and the record would leave
       execFileSync('ip', ['-n', testEnv().netns, 'link', 'add', 'vethdeadbeef', 'type', 'veth', 'peer', 'name', 'vethstraypeer']);
-      await restartHelper();
+      await restartHelper('netrestart');
 
       await waitExited(gone, 10000);
       const now = links();

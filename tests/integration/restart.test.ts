@@ -16,46 +16,16 @@ import {
   runDetached,
   sleep,
   stateDir,
-  testEnv,
   waitExited,
   waitUntil,
 } from './support/berth';
-import { startHelper } from './support/helper-process';
-
-let restarts = 0;
-
-/** Starts a new helper on the same store and socket; it outlives this worker. */
-async function restartHelper(): Promise<number> {
-  const e = testEnv();
-  restarts += 1;
-  const h = await startHelper({
-    binary: e.berthd,
-    root: e.root,
-    socket: e.socket,
-    logPath: path.join(e.tmp, `berthd-restart-${process.pid}-${restarts}.log`),
-    cgroupProcs: e.cgroupProcs,
-    detached: true,
-    netns: e.netns,
-  });
-  fs.writeFileSync(e.helperPidFile, String(h.pid));
-  return h.pid;
-}
-
-/** SIGKILL to the helper this run started (that PID only), recorded for the teardown. */
-async function killHelper(): Promise<number> {
-  const e = testEnv();
-  const pid = helperPid();
-  fs.appendFileSync(path.join(e.tmp, 'killed-by-test'), `${pid}\n`);
-  process.kill(pid, 'SIGKILL');
-  expect(await waitUntil(() => !processAlive(pid), 5000)).toBe(true);
-  return pid;
-}
+import { killHelper, restartHelper } from './support/helper-control';
 
 describe('helper restart', () => {
   afterEach(removeTracked);
   // Whatever happened, leave a serving helper for the teardown.
   afterAll(async () => {
-    if (!processAlive(helperPid())) await restartHelper();
+    if (!processAlive(helperPid())) await restartHelper('restart');
   });
 
   it('re-adopts a running container and records the exit of one that ended while it was down', async () => {
@@ -74,7 +44,7 @@ describe('helper restart', () => {
     const exitJson = JSON.parse(readIfExists(path.join(quickDir, 'exit.json')) ?? '{}') as { exitCode?: number };
     expect(exitJson.exitCode).toBe(5);
 
-    const newPid = await restartHelper();
+    const newPid = await restartHelper('restart');
     expect(newPid).not.toBe(oldPid);
 
     const running = await listContainers(false);
@@ -106,7 +76,7 @@ describe('helper restart', () => {
     // Only the container's init, which this test started through berth.
     process.kill(info.pid, 'SIGKILL');
     await sleep(500);
-    await restartHelper();
+    await restartHelper('restart');
     const after = await waitExited(id, 10000);
     expect(after.exitCode).toBe(137);
     expect(after.exitSignal).toBe('SIGKILL');
