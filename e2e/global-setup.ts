@@ -14,7 +14,7 @@ import { createBerthService } from '../electron/core/service';
 import { startWebServer } from '../electron/web/web-server';
 import { processAlive, sanitizerFindings, startHelper, stopHelper, tail, waitUntil } from '../tests/integration/support/helper-process';
 import { createNetns, netnsLeftovers, removeNetns } from '../tests/integration/support/netns';
-import { cgroupTreeProcs, makeHelperCgroups, rmCgroupTree } from './support/cgroups';
+import { cgroupTreeProcs, makeHelperCgroups, rmCgroupTree } from '../tests/support/cgroups';
 import type { E2eEnv } from './support/env';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -1,29 +1,9 @@
 // Debian's docker-registry on 127.0.0.1:<free port>, filled with skopeo.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-function status(url: string): Promise<number> {
-  return new Promise((resolve) => {
-    http.get(url, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    }).on('error', () => resolve(0));
-  });
-}
+import { freePort, httpStatus } from '../../tests/support/net';
 
 export class LocalRegistry {
   private proc: ChildProcess | null = null;
@@ -43,7 +23,7 @@ export class LocalRegistry {
     this.proc = spawn('/usr/bin/docker-registry', ['serve', path.join(this.dir, 'config.yml')], { stdio: ['ignore', log, log] });
     fs.closeSync(log);
     const end = Date.now() + 15000;
-    while ((await status(`http://${this.addr}/v2/`)) === 0) {
+    while ((await httpStatus(`http://${this.addr}/v2/`)) === 0) {
       if (Date.now() > end) throw new Error(`docker-registry did not come up on ${this.addr}`);
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -8,12 +8,12 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 
+import { cgroupTreeProcs, ownV1Cgroups, rmCgroupTree } from '../support/cgroups';
 import type { BerthTestEnv } from './support/env';
 import { helperLogs, processAlive, sanitizerFindings, startHelper, stopHelper, tail, waitUntil } from './support/helper-process';
 import { createNetns, netnsLeftovers, removeNetns } from './support/netns';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CONTROLLERS = ['memory', 'cpu', 'cpuacct', 'pids', 'freezer'];
 
 function cliSync(env: BerthTestEnv, args: string[], timeoutMs = 120000): { status: number; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [path.join(repo, 'bin/berth.mjs'), ...args], {
@@ -28,58 +28,12 @@ function readLines(file: string): string[] {
   return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
 }
 
-/** controller -> [mount point, our path in it] for the v1 controllers berth uses. */
-function ownV1Cgroups(): Map<string, string> {
-  const mounts = new Map<string, string>();
-  for (const line of readLines('/proc/self/mountinfo')) {
-    const [pre, post] = line.split(' - ');
-    const [fstype, , superOpts] = post.split(' ');
-    if (fstype !== 'cgroup') continue;
-    for (const o of superOpts.split(',')) if (CONTROLLERS.includes(o)) mounts.set(o, pre.split(' ')[4]);
-  }
-  const own = new Map<string, string>();
-  for (const line of readLines('/proc/self/cgroup')) {
-    const parts = line.split(':');
-    const p = parts.slice(2).join(':');
-    for (const c of parts[1].split(',')) {
-      const m = mounts.get(c);
-      if (m) own.set(c, path.join(m, p));
-    }
-  }
-  return own;
-}
-
 /** Unified-only hosts: the test process's cgroup2 directory. */
 function ownUnifiedCgroup(): string | null {
   const line = readLines('/proc/self/cgroup').find((l) => l.startsWith('0::'));
   const mount = readLines('/proc/self/mountinfo').find((l) => l.split(' - ')[1]?.startsWith('cgroup2 '));
   if (!line || !mount) return null;
   return path.join(mount.split(' ')[4], line.slice(3));
-}
-
-/** Removes a cgroup tree bottom-up; returns the dirs that would not go. */
-function rmCgroupTree(dir: string): string[] {
-  if (!fs.existsSync(dir)) return [];
-  const stuck: string[] = [];
-  for (const d of fs.readdirSync(dir, { withFileTypes: true })) if (d.isDirectory()) stuck.push(...rmCgroupTree(path.join(dir, d.name)));
-  try {
-    fs.rmdirSync(dir);
-  } catch (e) {
-    stuck.push(`${dir} (${(e as NodeJS.ErrnoException).code})`);
-  }
-  return stuck;
-}
-
-function cgroupTreeProcs(dir: string): number[] {
-  if (!fs.existsSync(dir)) return [];
-  const pids: number[] = [];
-  try {
-    pids.push(...readLines(path.join(dir, 'cgroup.procs')).map(Number));
-  } catch {
-    /* gone meanwhile */
-  }
-  for (const d of fs.readdirSync(dir, { withFileTypes: true })) if (d.isDirectory()) pids.push(...cgroupTreeProcs(path.join(dir, d.name)));
-  return pids;
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {

@@ -15,7 +15,8 @@ import type { WorkerProgress } from '../../electron/core/protocol';
 import { goArch } from '../../electron/core/registry/client';
 import { pullImage, PullError, type PullProgress } from '../../electron/core/registry/pull';
 import { berth, testEnv, waitUntil } from './support/berth';
-import { freePort, Layout, makeLayer as makeTestLayer, OCI_CONFIG, OCI_LAYER_GZ, OCI_MANIFEST, Registry, sha256, type Layer } from './support/registry';
+import { freePort } from '../support/net';
+import { Layout, makeLayer as makeTestLayer, OCI_CONFIG, OCI_LAYER_GZ, OCI_MANIFEST, Registry, sha256, type Layer } from './support/registry';
 
 let tmp = '';
 

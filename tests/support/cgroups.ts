@@ -1,5 +1,5 @@
-// The helper under test runs in a cgroup of its own beneath ours (never elsewhere),
-// so its containers' cgroups are ours to clean up.
+// For the integration and e2e suites: the helper under test runs in a cgroup of its
+// own beneath ours (never elsewhere), so its containers' cgroups are ours to clean up.
 import fs from 'node:fs';
 import path from 'node:path';
 

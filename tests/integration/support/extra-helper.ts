@@ -9,6 +9,7 @@ import path from 'node:path';
 
 import { ensureDefaultImage } from '../../../electron/core/default-image';
 import { HelperClient } from '../../../electron/core/helper-client';
+import { cgroupTreeProcs, rmCgroupTree } from '../../support/cgroups';
 import { testEnv, waitUntil } from './berth';
 import { sanitizerFindings, startHelper, stopHelper, tail } from './helper-process';
 import { createNetns, removeNetns } from './netns';
@@ -30,30 +31,6 @@ export function plainBinary(): string {
   const plain = asan.replace(/-asan$/, '');
   if (plain === asan || !fs.existsSync(plain)) throw new Error(`no plain berthd next to ${asan} (make -C native-helper all)`);
   return plain;
-}
-
-function cgroupProcsOf(dir: string): number[] {
-  const out: number[] = [];
-  if (!fs.existsSync(dir)) return out;
-  try {
-    out.push(...fs.readFileSync(path.join(dir, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number));
-  } catch {
-    /* gone meanwhile */
-  }
-  for (const d of fs.readdirSync(dir, { withFileTypes: true })) if (d.isDirectory()) out.push(...cgroupProcsOf(path.join(dir, d.name)));
-  return out;
-}
-
-function rmCgroupTree(dir: string): string[] {
-  if (!fs.existsSync(dir)) return [];
-  const stuck: string[] = [];
-  for (const d of fs.readdirSync(dir, { withFileTypes: true })) if (d.isDirectory()) stuck.push(...rmCgroupTree(path.join(dir, d.name)));
-  try {
-    fs.rmdirSync(dir);
-  } catch (e) {
-    stuck.push(`${dir} (${(e as NodeJS.ErrnoException).code})`);
-  }
-  return stuck;
 }
 
 export async function startExtraHelper(tag: string, opts: { binary: string; extraArgs?: string[]; withImage?: boolean }): Promise<ExtraHelper> {
@@ -115,8 +92,8 @@ export async function startExtraHelper(tag: string, opts: { binary: string; extr
     }
     const how = await stopHelper(pid);
     if (how !== 'terminated') problems.push(`it did not stop on SIGTERM (${how})`);
-    await waitUntil(() => cgroups.every((d) => cgroupProcsOf(d).length === 0), 5000);
-    const strays = cgroups.flatMap((d) => cgroupProcsOf(d));
+    await waitUntil(() => cgroups.every((d) => cgroupTreeProcs(d).length === 0), 5000);
+    const strays = cgroups.flatMap((d) => cgroupTreeProcs(d));
     if (strays.length > 0) {
       problems.push(`processes left in its cgroup: ${strays.join(', ')}`);
       // started by this helper in its own cgroup: ours to end
@@ -127,7 +104,7 @@ export async function startExtraHelper(tag: string, opts: { binary: string; extr
           /* gone */
         }
       }
-      await waitUntil(() => cgroups.every((d) => cgroupProcsOf(d).length === 0), 5000);
+      await waitUntil(() => cgroups.every((d) => cgroupTreeProcs(d).length === 0), 5000);
     }
     const found = sanitizerFindings(fs.existsSync(logPath) ? fs.readFileSync(logPath, 'utf8') : '');
     if (found.length > 0) problems.push(`sanitizer report in ${logPath}:\n${found.join('\n')}\n${tail(logPath, 60)}`);

@@ -5,12 +5,11 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import zlib from 'node:zlib';
 
 import { goArch } from '../../../electron/core/registry/client';
+import { freePort, httpStatus } from '../../support/net';
 import { waitUntil } from './helper-process';
 
 export const sha256 = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -78,28 +77,6 @@ export class Layout {
     const manifests = Object.entries(this.refs).map(([n, x]) => ({ mediaType: x.mediaType, digest: x.digest, size: x.size, annotations: { 'org.opencontainers.image.ref.name': n } }));
     fs.writeFileSync(path.join(this.dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests }));
   }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-export function httpStatus(url: string): Promise<number> {
-  return new Promise((resolve) => {
-    http
-      .get(url, (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      })
-      .on('error', () => resolve(0));
-  });
 }
 
 /** docker-registry on 127.0.0.1:<free port> with its own storage and log (and basic auth with htpasswd). */
