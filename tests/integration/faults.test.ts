@@ -321,6 +321,16 @@ describe('the helper killed in the middle of an operation', () => {
     return outcome;
   }
 
+  /** Alone, the helper's worker may finish the operation and answer; killed with it, nothing is recorded. */
+  function expectRecordedIfAnswered(mode: KillMode, got: { result?: unknown; error?: Error }, recorded: boolean): void {
+    if (mode === 'the helper and its workers') {
+      expect(got.error).toBeDefined();
+      expect(recorded).toBe(false);
+    } else {
+      expect(recorded).toBe(got.result !== undefined);
+    }
+  }
+
   /** A rootfs tarball (plain tar): busybox and size bytes of random data in /big.bin. */
   function bigRootfs(size: number): { file: string; sha: string } {
     const dir = fs.mkdtempSync(path.join(tmp, 'rootfs-'));
@@ -357,14 +367,7 @@ describe('the helper killed in the middle of an operation', () => {
       }, mode, 'fault-import');
       console.log(`[faults] import, ${mode} killed mid-extraction: the import ${got.result ? 'finished (its worker lived on)' : `failed: ${got.error?.message}`}`);
       await expectNothingLeaked();
-      const listed = (await refs()).includes(ref);
-      // Alone, the helper's worker may finish the import and answer; with it, nothing is recorded.
-      if (mode === 'the helper and its workers') {
-        expect(got.error).toBeDefined();
-        expect(listed).toBe(false);
-      } else {
-        expect(listed).toBe(got.result !== undefined);
-      }
+      expectRecordedIfAnswered(mode, got, (await refs()).includes(ref));
       await expectStoreConsistent();
       const again = await client.work('image.import', { path: file, format: 'rootfs', ref });
       expect(again.images[0].refs).toContain(ref);
@@ -395,13 +398,7 @@ describe('the helper killed in the middle of an operation', () => {
         // the container lives on, re-adopted
         const c = containers.find((x) => x.id === id);
         expect(c?.status).toBe('running');
-        const listed = (await refs()).includes(image);
-        if (mode === 'the helper and its workers') {
-          expect(got.error).toBeDefined();
-          expect(listed).toBe(false);
-        } else {
-          expect(listed).toBe(got.result !== undefined);
-        }
+        expectRecordedIfAnswered(mode, got, (await refs()).includes(image));
         await expectStoreConsistent();
         await client.work('container.commit', { ref: id, image });
         await expectStoreConsistent();

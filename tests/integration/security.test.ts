@@ -1,11 +1,11 @@
 // Security: who may talk to the helper, what it does with hostile lines, and
 // what a container may do (capabilities, no_new_privs, masked and read-only paths).
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { berth, berthOk, removeTracked, runDetached, testEnv } from './support/berth';
+import { runNodeAs } from './support/peer-call';
 import { LineClient } from './support/rawsock';
 
 const MiB = 1024 * 1024;
@@ -23,21 +23,7 @@ function helloAs(uid: number, gid: number): Promise<{ connectError?: string; lin
     s.on('data', (d) => { buf += d; const nl = buf.indexOf('\\n'); if (nl >= 0 && line === null) line = buf.slice(0, nl); });
     s.on('close', () => { clearTimeout(timer); out({ line, closed: true }); });
   `;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', script, testEnv().socket], { uid, gid, cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', () => {
-      try {
-        resolve(JSON.parse(out) as { connectError?: string; line?: string | null; closed?: boolean; timeout?: boolean });
-      } catch {
-        reject(new Error(`peer script printed ${out} / ${err}`));
-      }
-    });
-  });
+  return runNodeAs(uid, gid, script, [testEnv().socket]);
 }
 
 async function helloWorks(): Promise<void> {

@@ -41,9 +41,10 @@ const SCRIPT = `
   s.on('close', () => { clearTimeout(timer); out({ reply }); });
 `;
 
-export function callAs(uid: number, gid: number, socket: string, method: string, params: object): Promise<PeerOutcome> {
+/** Runs a Node script (node -e) as uid:gid and parses the JSON it prints. */
+export function runNodeAs<T>(uid: number, gid: number, script: string, args: string[]): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['-e', SCRIPT, socket, method, JSON.stringify(params)], { uid, gid, cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['-e', script, ...args], { uid, gid, cwd: '/', stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -51,12 +52,16 @@ export function callAs(uid: number, gid: number, socket: string, method: string,
     child.on('error', reject);
     child.on('close', () => {
       try {
-        resolve(JSON.parse(out) as PeerOutcome);
+        resolve(JSON.parse(out) as T);
       } catch {
         reject(new Error(`peer script printed ${out} / ${err}`));
       }
     });
   });
+}
+
+export function callAs(uid: number, gid: number, socket: string, method: string, params: object): Promise<PeerOutcome> {
+  return runNodeAs<PeerOutcome>(uid, gid, SCRIPT, [socket, method, JSON.stringify(params)]);
 }
 
 /** The error of an outcome, whether it came as the reply line or as the stream's ERROR frame. */
