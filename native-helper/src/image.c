@@ -969,6 +969,20 @@ static int record_meta(const char *root, const struct layer_result *res, const c
 /* A blob the store already has unpacked (expect_digest in some meta's "blobs",
  * blob and tree present): checks tar_path's bytes, notes it in the lease, and
  * *done. Else *done is false and nothing happened. */
+/* Whether the store has blob digest unpacked: its file and a layer meta naming
+ * it (diff and *meta filled then), looked at under the shared lock. */
+static int known_layer(const char *root, const char *digest, char diff[DIGEST_STR_LEN + 1], json_object **meta,
+                       bool *known, berr_t *err) {
+  *known = false;
+  *meta = NULL;
+  cleanup_free char *blob = image_blob_path(root, digest);
+  cleanup_close int lock = image_store_lock(root, LOCK_SH, err);
+  if (lock < 0)
+    return -1;
+  *known = blob && path_exists(blob, false) && find_layer_by_blob(root, digest, diff, meta);
+  return 0;
+}
+
 static int add_known_layer(const char *root, const char *tar_path, const char *expect_digest,
                            struct layer_result *res, bool *done, berr_t *err) {
   *done = false;
@@ -976,13 +990,9 @@ static int add_known_layer(const char *root, const char *tar_path, const char *e
   json_object *meta = NULL;
   cleanup_free char *blob_dst = image_blob_path(root, expect_digest);
   bool known;
-  {
-    /* the hashing runs without the lock (the daemon takes it to resolve) */
-    cleanup_close int lock = image_store_lock(root, LOCK_SH, err);
-    if (lock < 0)
-      return -1;
-    known = blob_dst && path_exists(blob_dst, false) && find_layer_by_blob(root, expect_digest, diff, &meta);
-  }
+  /* the hashing below runs without the lock (the daemon takes it to resolve) */
+  if (known_layer(root, expect_digest, diff, &meta, &known, err) < 0)
+    return -1;
   if (!known)
     return 0;
   char got[DIGEST_STR_LEN + 1];
@@ -1125,14 +1135,13 @@ out:
 }
 
 bool image_layer_blob_known(const char *root, const char *digest) {
-  cleanup_free char *blob = image_blob_path(root, digest);
   char diff[DIGEST_STR_LEN + 1];
   json_object *meta = NULL;
   berr_t ignored;
-  cleanup_close int lock = image_store_lock(root, LOCK_SH, &ignored);
-  bool known = lock >= 0 && blob && path_exists(blob, false) && find_layer_by_blob(root, digest, diff, &meta);
+  bool known = false;
+  int r = known_layer(root, digest, diff, &meta, &known, &ignored);
   json_object_put(meta);
-  return known;
+  return r == 0 && known;
 }
 
 int image_layer_stream_begin(const char *root, int fd, int close_in_child, const char *digest,
