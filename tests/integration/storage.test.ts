@@ -7,28 +7,12 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { HelperClient } from '../../electron/core/helper-client';
-import type { BerthdEvent } from '../../electron/core/protocol';
+import type { BerthdEvent, MountInfo, VolumeInfo } from '../../electron/core/protocol';
 import { berth, berthJson, berthOk, describeResult, inspect, removeTracked, stateDir, testEnv, track, uniqueName } from './support/berth';
 import { requestOnce, waitUntil } from './support/helper-process';
 
 // Networking is not what these tests are about: only loopback.
 const NET = ['--network', 'none'];
-
-interface MountInfo {
-  type: 'bind' | 'volume' | 'tmpfs';
-  source: string;
-  target: string;
-  readOnly: boolean;
-  name?: string;
-}
-
-interface VolumeInfo {
-  name: string;
-  mountpoint: string;
-  created: string;
-  usedBy: string[];
-  sizeBytes: number | null;
-}
 
 let hostDir = '';
 const volumes: string[] = [];

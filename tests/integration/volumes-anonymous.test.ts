@@ -11,28 +11,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { buildBusyboxRootfs } from '../../electron/core/default-image';
 import { HelperClient } from '../../electron/core/helper-client';
+import type { MountInfo, VolumeInfo } from '../../electron/core/protocol';
 import { berth, berthJson, berthOk, describeResult, inspect, removeTracked, runDetached, testEnv, track, uniqueName, waitUntil } from './support/berth';
 
 const NET = ['--network', 'none'];
 const HEX64 = /^[0-9a-f]{64}$/;
-
-interface MountInfo {
-  type: 'bind' | 'volume' | 'tmpfs';
-  source: string;
-  target: string;
-  readOnly: boolean;
-  name?: string;
-  anonymous?: boolean;
-}
-
-interface VolumeInfo {
-  name: string;
-  mountpoint: string;
-  created: string;
-  anonymous: boolean;
-  usedBy: string[];
-  sizeBytes: number | null;
-}
 
 let tmp = '';
 let client: HelperClient;
