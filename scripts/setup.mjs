@@ -15,6 +15,10 @@ export const APT_PACKAGES = [
   'libarchive-dev',
   'libjson-c-dev',
   'libssl-dev',
+  // the helper downloads pulled layers itself (libcurl) and decompresses them as they come
+  'libcurl4-openssl-dev',
+  'zlib1g-dev',
+  'libzstd-dev',
   'libnftables-dev',
   'nftables',
   'busybox-static',

@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'invalid'
   | 'limit'
   | 'denied'
+  /** a server berthd fetched from for the client failed or refused (image.blob.fetch) */
+  | 'remote'
   | 'internal';
 
 export interface ProtocolError {
@@ -396,6 +398,24 @@ export interface BlobPutResult {
   diffId?: string;
 }
 
+/**
+ * image.blob.fetch (worker stream): berthd GETs the blob from `url` itself, from the
+ * client's network namespace, resuming with a Range from what an interrupted upload
+ * kept; then verifies, stores and extracts it as image.blob.put does.
+ */
+export interface BlobFetchParams {
+  digest: string;
+  size: number;
+  mediaType: string;
+  /** http:// or https://, e.g. `https://registry-1.docker.io/v2/library/busybox/blobs/sha256:…` */
+  url: string;
+  /** the Authorization header's value; never sent on after a redirect to another host */
+  authorization?: string;
+  /** HTTPS without certificate checks (and redirects to plain HTTP allowed) */
+  insecure?: boolean;
+  lease?: string;
+}
+
 /** image.create: the last step of a pull; the exact manifest and config texts. */
 export interface ImageCreateParams {
   manifest: string;
@@ -513,6 +533,7 @@ export interface HelperMethods {
   'image.prune': { params: { all?: boolean }; result: { removed: string[]; reclaimedBytes: number } };
   'image.blob.stat': { params: BlobStatParams; result: BlobStat };
   'image.blob.put': { params: BlobPutParams; result: BlobPutResult };
+  'image.blob.fetch': { params: BlobFetchParams; result: BlobPutResult };
   'image.create': { params: ImageCreateParams; result: ImageSummary };
   'image.lease': { params: Record<string, never>; result: Record<string, never> };
   'container.create': { params: ContainerSpec; result: ContainerInfo };
@@ -563,6 +584,8 @@ export interface WorkerMethods {
   'image.import': WorkerProgress;
   'image.save': WorkerProgress;
   'image.blob.put': WorkerProgress;
+  /** `response` {status?, offset} once, then `write` {done, total}, then `extract` */
+  'image.blob.fetch': WorkerProgress;
   /** one `{"phase": "lease", "item": id}`, then held until the connection closes */
   'image.lease': WorkerProgress;
   'container.commit': WorkerProgress;
@@ -580,6 +603,10 @@ export interface WorkerProgress {
   /** entries written so far (container.commit, container.export) */
   entries?: number;
   message?: string;
+  /** image.blob.fetch's `response`: the registry's HTTP status (absent when every byte was kept) */
+  status?: number;
+  /** image.blob.fetch's `response`: the byte the download continues from (> 0: resumed) */
+  offset?: number;
 }
 
 /** Methods whose reply may upgrade the connection to frames. */

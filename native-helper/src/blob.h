@@ -1,6 +1,8 @@
 /* The store side of registry pulls (docs/protocol.md "Images"):
- * image.blob.stat, image.blob.put (a worker stream: the client uploads one
- * blob, resumable, verified, extracted when it is a layer) and image.create
+ * image.blob.stat, image.blob.fetch (a worker stream: berthd downloads one
+ * blob from the registry the client names, resumable, verified, extracted
+ * when it is a layer), image.blob.put (the same with the bytes uploaded by
+ * the client) and image.create
  * (records the pulled image from the registry's exact manifest and config).
  * Interrupted uploads live in <root>/tmp/partial/<hex> (image-internal.h). */
 #ifndef BERTH_BLOB_H
@@ -31,6 +33,21 @@ int blob_put_parse(json_object *params, struct blob_put_req *req, berr_t *err);
  * Result {"digest", "size", "diffId"?}. */
 int blob_put(struct worker *w, const char *root, const struct blob_put_req *req,
              json_object **result, berr_t *err);
+
+/* image.blob.fetch's params: a blob's fields as image.blob.put's (no offset:
+ * the worker resumes from what is kept) and where to GET it. */
+struct blob_fetch_req {
+  struct blob_put_req blob;
+  char url[4097];
+  char authorization[8193]; /* "" for none */
+  bool insecure;
+};
+int blob_fetch_parse(json_object *params, struct blob_fetch_req *req, berr_t *err);
+/* Runs in the worker (blob-fetch.c): joins the client's network namespace,
+ * downloads the blob (Range from what an interrupted upload kept), and
+ * stores it as blob_put does. Result as blob_put's. */
+int blob_fetch(struct worker *w, const char *root, const struct blob_fetch_req *req,
+               json_object **result, berr_t *err);
 
 /* image.lease: runs in a worker that creates a lease, sends its id as a
  * PROGRESS {"phase": "lease", "item": id} and holds it until the client

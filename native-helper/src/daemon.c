@@ -268,7 +268,8 @@ static enum outcome m_image_prune(struct call *c, json_object **result, berr_t *
   return image_prune(c->d->opts->root, all, ctr_image_in_use, c->d->store, result, err) < 0 ? FAIL : REPLY;
 }
 
-/* ---- registry pulls (blob.c): the client fetches, berthd verifies and stores */
+/* ---- registry pulls (blob.c, blob-fetch.c): the client resolves, berthd fetches (or is
+ * sent the bytes), verifies and stores */
 static enum outcome m_image_blob_stat(struct call *c, json_object **result, berr_t *err) {
   return blob_stat(c->d->opts->root, c->params, result, err) < 0 ? FAIL : REPLY;
 }
@@ -285,6 +286,20 @@ static enum outcome m_image_blob_put(struct call *c, json_object **result, berr_
   if (blob_put_parse(c->params, &put_req, err) < 0)
     return FAIL;
   return spawn_worker(c, w_image_blob_put, err);
+}
+
+static struct blob_fetch_req fetch_req; /* read in the worker only, right after the fork */
+
+static int w_image_blob_fetch(struct worker *wk, void *arg, json_object **result, berr_t *err) {
+  struct work *w = arg;
+  return blob_fetch(wk, w->d->opts->root, &fetch_req, result, err);
+}
+
+static enum outcome m_image_blob_fetch(struct call *c, json_object **result, berr_t *err) {
+  (void)result;
+  if (blob_fetch_parse(c->params, &fetch_req, err) < 0)
+    return FAIL;
+  return spawn_worker(c, w_image_blob_fetch, err);
 }
 
 static int w_image_lease(struct worker *wk, void *arg, json_object **result, berr_t *err) {
@@ -769,6 +784,7 @@ static const struct {
     {"image.prune", m_image_prune},
     {"image.blob.stat", m_image_blob_stat},
     {"image.blob.put", m_image_blob_put},
+    {"image.blob.fetch", m_image_blob_fetch},
     {"image.lease", m_image_lease},
     {"image.create", m_image_create},
     {"container.create", m_create},

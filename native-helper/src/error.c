@@ -58,6 +58,7 @@ const char *berr_kind_name(enum berr_kind kind) {
   case BERR_DENIED: return "denied";
   case BERR_LIMIT: return "limit";
   case BERR_INVALID: return "invalid";
+  case BERR_REMOTE: return "remote";
   }
   return "internal";
 }

@@ -20,6 +20,7 @@ enum berr_kind {
   BERR_DENIED,       /* peer not allowed */
   BERR_LIMIT,        /* a configured limit was hit (size cap, ...) */
   BERR_INVALID,      /* a value is out of range (memory limit, cpus, ...) */
+  BERR_REMOTE,       /* a server fetched from for the client failed or refused (image.blob.fetch) */
 };
 
 typedef struct berr {

@@ -97,16 +97,16 @@ int image_store_add_layer(const char *root, const char *tar_path, bool move_blob
                           const char *expect_digest, struct layer_result *res, bool *extracted,
                           berr_t *err);
 
-/* The same for a layer extracted while its blob arrives (blob.c, a pull):
- * _begin starts the extractor on fd (a pipe the caller feeds with the blob's
- * bytes as they come; close_in_child is its write end) in a new work dir;
- * _end, once the feed is closed and the whole blob is at blob_path, waits for
- * it, checks the blob digest against expect_digest (a mismatch fails with
- * "digest mismatch", also when the bytes did not unpack) and stores blob and
- * tree as image_store_add_layer does (blob_path is moved into blobs/);
- * _abort stops the extractor and removes the work dir. _end aborts too: s is
- * done with after either. A blob the store already has unpacked
- * (image_layer_blob_known) goes through image_store_add_layer instead. */
+/* The same for a layer extracted while its blob arrives (blob-upload.c, a
+ * pull): _begin starts the extractor on fd (a pipe the caller feeds with the
+ * layer's uncompressed tar as it comes, layer-feed.c; close_in_child is its
+ * write end) in a new work dir; _end, once the feed is closed, the whole blob
+ * is at blob_path and the caller has checked that its bytes hash to digest,
+ * waits for the extractor and stores blob and tree as image_store_add_layer
+ * does (blob_path is moved into blobs/); _abort stops the extractor and
+ * removes the work dir. _end aborts too: s is done with after either. A blob
+ * the store already has unpacked (image_layer_blob_known) goes through
+ * image_store_add_layer instead. */
 struct image_layer_stream {
   char *work, *tree;
   int work_fd;
@@ -116,8 +116,8 @@ bool image_layer_blob_known(const char *root, const char *digest);
 int image_layer_stream_begin(const char *root, int fd, int close_in_child, const char *digest,
                              struct image_layer_stream *s, berr_t *err);
 int image_layer_stream_end(const char *root, struct image_layer_stream *s, const char *blob_path,
-                           const char *expect_digest, struct layer_result *res, bool *extracted,
-                           berr_t *err);
+                           const char *digest, int64_t blob_size, enum layer_compression compression,
+                           struct layer_result *res, bool *extracted, berr_t *err);
 void image_layer_stream_abort(struct image_layer_stream *s);
 
 /* Records an image whose layer blobs and trees are already in the store:

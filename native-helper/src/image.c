@@ -1155,7 +1155,7 @@ int image_layer_stream_begin(const char *root, int fd, int close_in_child, const
     return -1;
   char what[DIGEST_STR_LEN + 16];
   snprintf(what, sizeof what, "layer %s", digest);
-  if (layer_unpack_start(fd, close_in_child, what, s->tree, NULL, max_layer_bytes, &s->u, err) < 0) {
+  if (layer_unpack_start(fd, close_in_child, true, what, s->tree, NULL, max_layer_bytes, &s->u, err) < 0) {
     image_layer_stream_abort(s);
     return -1;
   }
@@ -1183,17 +1183,18 @@ void image_layer_stream_abort(struct image_layer_stream *s) {
 }
 
 int image_layer_stream_end(const char *root, struct image_layer_stream *s, const char *blob_path,
-                           const char *expect_digest, struct layer_result *res, bool *extracted,
-                           berr_t *err) {
+                           const char *digest, int64_t blob_size, enum layer_compression compression,
+                           struct layer_result *res, bool *extracted, berr_t *err) {
   if (extracted)
     *extracted = false;
   int ret = layer_unpack_finish(&s->u, res, err);
-  if (ret < 0)
-    explain_unpack_failure(blob_path, expect_digest, err);
-  else if (strcmp(res->blob_digest, expect_digest))
-    ret = digest_mismatch(err, "layer", expect_digest, res->blob_digest);
-  else
+  if (ret == 0) {
+    /* the blob's digest was checked by the writer of the stream */
+    snprintf(res->blob_digest, sizeof res->blob_digest, "%s", digest);
+    res->blob_size = (uint64_t)blob_size;
+    res->compression = compression;
     ret = store_extracted(root, s->work, s->tree, blob_path, false, res, extracted, err);
+  }
   image_layer_stream_abort(s); /* the work dir goes; the extractor is done */
   return ret;
 }

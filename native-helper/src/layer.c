@@ -524,8 +524,9 @@ static int cap_memory(berr_t *err) {
 }
 
 /* The extractor (the child of layer_unpack): forks the decompressor and
- * unpacks the tar stream it sends. */
-static int unpack_in_child(int fd, int copy_fd, int64_t max_bytes, struct layer_result *res,
+ * unpacks the tar stream it sends; or, for a tar_stream fd (decompressed and
+ * hashed by whoever writes it), unpacks that itself. */
+static int unpack_in_child(int fd, int copy_fd, bool tar_stream, int64_t max_bytes, struct layer_result *res,
                            berr_t *err) {
   int ret = -1;
   int data[2] = {-1, -1}, rep_pipe[2] = {-1, -1};
@@ -540,6 +541,10 @@ static int unpack_in_child(int fd, int copy_fd, int64_t max_bytes, struct layer_
   }
   if (digest_init(&mid.diff, err) < 0)
     goto out;
+  if (tar_stream) {
+    mid.fd = fd;
+    goto extract;
+  }
   if (pipe2(data, O_CLOEXEC) < 0 || pipe2(rep_pipe, O_CLOEXEC) < 0) {
     berr_sys(err, errno, "pipe");
     goto out;
@@ -566,6 +571,7 @@ static int unpack_in_child(int fd, int copy_fd, int64_t max_bytes, struct layer_
   data[1] = rep_pipe[1] = -1;
   mid.fd = data[0];
 
+extract:
   archive_read_support_format_tar(tar);
   int r = archive_read_open(tar, &mid, NULL, stream_cb, NULL);
   struct archive_entry *e;
@@ -621,31 +627,33 @@ static int unpack_in_child(int fd, int copy_fd, int64_t max_bytes, struct layer_
   if (digest_final(&mid.diff, res->diff_id, err) < 0)
     goto done;
   ret = 0;
-done: {
-  /* the decompressor's word: a broken or bombed input explains a broken tar */
-  close(data[0]);
-  data[0] = -1;
-  struct dreport dr;
-  bool have = read_full(rep_pipe[0], &dr, sizeof dr) == 0;
-  int status = 0;
-  while (waitpid(dec, &status, 0) < 0 && errno == EINTR)
-    ;
-  dec = -1;
-  if (!have) {
-    if (ret == 0)
-      ret = berr_set(err, BERR_INTERNAL, "the layer decompressor ended without a report");
-  } else if (dr.rc < 0 && dr.err.errnum != EPIPE) {
-    *err = dr.err;
-    err->msg[sizeof err->msg - 1] = '\0';
-    ret = -1;
-  } else if (ret == 0 && dr.rc < 0) {
-    ret = berr_set(err, BERR_INTERNAL, "the layer decompressor stopped early: %s", dr.err.msg);
-  } else if (ret == 0) {
-    memcpy(res->blob_digest, dr.blob_digest, sizeof res->blob_digest);
-    res->blob_size = dr.blob_size;
-    res->compression = dr.compression;
+done:
+  if (!tar_stream) {
+    /* the decompressor's word: a broken or bombed input explains a broken tar */
+    close(data[0]);
+    data[0] = -1;
+    struct dreport dr;
+    bool have = read_full(rep_pipe[0], &dr, sizeof dr) == 0;
+    int status = 0;
+    while (waitpid(dec, &status, 0) < 0 && errno == EINTR)
+      ;
+    dec = -1;
+    if (!have) {
+      if (ret == 0)
+        ret = berr_set(err, BERR_INTERNAL, "the layer decompressor ended without a report");
+    } else if (dr.rc < 0 && dr.err.errnum != EPIPE) {
+      *err = dr.err;
+      err->msg[sizeof err->msg - 1] = '\0';
+      ret = -1;
+    } else if (ret == 0 && dr.rc < 0) {
+      ret = berr_set(err, BERR_INTERNAL, "the layer decompressor stopped early: %s", dr.err.msg);
+    } else if (ret == 0) {
+      memcpy(res->blob_digest, dr.blob_digest, sizeof res->blob_digest);
+      res->blob_size = dr.blob_size;
+      res->compression = dr.compression;
+    }
   }
-}
+
 out:
   digest_free(&mid.diff); /* a no-op after digest_final */
   for (int k = 0; k < 2; k++) {
@@ -669,7 +677,7 @@ out:
 
 int layer_unpack_cwd(int fd, int64_t max_bytes, struct layer_result *res, berr_t *err) {
   memset(res, 0, sizeof *res);
-  return unpack_in_child(fd, -1, max_bytes > 0 ? max_bytes : LAYER_DEFAULT_MAX_BYTES, res, err);
+  return unpack_in_child(fd, -1, false, max_bytes > 0 ? max_bytes : LAYER_DEFAULT_MAX_BYTES, res, err);
 }
 
 struct report {
@@ -678,7 +686,7 @@ struct report {
   struct layer_result res;
 };
 
-int layer_unpack_start(int fd, int close_in_child, const char *what, const char *dest,
+int layer_unpack_start(int fd, int close_in_child, bool tar_stream, const char *what, const char *dest,
                        const char *blob_copy, int64_t max_bytes, struct layer_unpacking *u,
                        berr_t *err) {
   u->pid = -1;
@@ -718,7 +726,7 @@ int layer_unpack_start(int fd, int close_in_child, const char *what, const char 
       rep.rc = berr_sys(&rep.err, errno, "chdir `%s`", dest);
     /* the cap is set here, not in unpack_in_child: layer_unpack_cwd runs that in its caller */
     else if ((rep.rc = cap_memory(&rep.err)) == 0)
-      rep.rc = unpack_in_child(fd, copy_fd, max_bytes, &rep.res, &rep.err);
+      rep.rc = unpack_in_child(fd, copy_fd, tar_stream, max_bytes, &rep.res, &rep.err);
     int wr = write_all(pfd[1], &rep, sizeof rep);
     _exit(wr < 0 ? 2 : 0);
   }
@@ -782,7 +790,7 @@ int layer_unpack(const char *tar_path, const char *dest, const char *blob_copy, 
   char what[300];
   snprintf(what, sizeof what, "`%s`", tar_path);
   struct layer_unpacking u;
-  if (layer_unpack_start(fd, -1, what, dest, blob_copy, max_bytes, &u, err) < 0)
+  if (layer_unpack_start(fd, -1, false, what, dest, blob_copy, max_bytes, &u, err) < 0)
     return -1;
   return layer_unpack_finish(&u, res, err);
 }

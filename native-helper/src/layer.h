@@ -6,6 +6,7 @@
 #ifndef BERTH_LAYER_H
 #define BERTH_LAYER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -46,16 +47,19 @@ int layer_unpack(const char *tar_path, const char *dest, const char *blob_copy, 
                  struct layer_result *res, berr_t *err);
 
 /* layer_unpack in two halves, for a tarball read from fd, a regular file or a
- * pipe (a layer extracted while it downloads, blob.c): _start forks the
- * extractor and returns; _finish waits for it and gives its result. fd may be
- * closed once _start returns; close_in_child (>= 0: the pipe's write end)
- * is closed in the extractor. what names the input in messages. */
+ * pipe: _start forks the extractor and returns; _finish waits for it and
+ * gives its result. fd may be closed once _start returns; close_in_child
+ * (>= 0: the pipe's write end) is closed in the extractor. what names the
+ * input in messages. tar_stream: fd carries the uncompressed tar, decompressed
+ * and hashed by its writer (a layer extracted while it downloads,
+ * blob-upload.c with layer-feed.c); the result's blob fields are then left
+ * for the caller to fill. */
 struct layer_unpacking {
   pid_t pid;
   int report_fd;
   char what[300];
 };
-int layer_unpack_start(int fd, int close_in_child, const char *what, const char *dest,
+int layer_unpack_start(int fd, int close_in_child, bool tar_stream, const char *what, const char *dest,
                        const char *blob_copy, int64_t max_bytes, struct layer_unpacking *u,
                        berr_t *err);
 int layer_unpack_finish(struct layer_unpacking *u, struct layer_result *res, berr_t *err);

@@ -30,4 +30,11 @@ int peer_id_from_socket(int sockfd, struct peer_id *out, berr_t *err);
  * "client pid N runs inside container <12 hex>". */
 bool peer_in_container(const struct cgroup_env *env, pid_t pid, char *what, size_t size);
 
+/* Moves the calling process into the network namespace of the process that
+ * connected to sockfd (through SO_PEERPIDFD; before Linux 6.5 through the
+ * SO_PEERCRED pid), so that what it connects to is what that client would
+ * reach: its loopback, its routes. A peer whose pid berthd cannot see (0)
+ * leaves the caller where it is. */
+int peer_join_netns(int sockfd, berr_t *err);
+
 #endif

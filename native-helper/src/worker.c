@@ -147,3 +147,10 @@ int worker_read(struct worker *w, uint8_t *type, const uint8_t **payload, uint32
       return r;
   }
 }
+
+bool worker_client_gone(struct worker *w) {
+  /* a closed end shows as RDHUP (the client's shutdown or close) or HUP;
+   * frames the client may have sent are left unread */
+  struct pollfd p = {.fd = w->fd, .events = POLLRDHUP};
+  return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLRDHUP | POLLERR));
+}

@@ -10,6 +10,7 @@
 #define BERTH_WORKER_H
 
 #include <json-c/json.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -42,5 +43,9 @@ int worker_progress(struct worker *w, json_object *ev, berr_t *err);
  * limit). Returns FRAME_READY or FRAME_EOF (the client closed), or -1. */
 int worker_read(struct worker *w, uint8_t *type, const uint8_t **payload, uint32_t *len,
                 int timeout_ms, berr_t *err);
+
+/* True once the client has closed its end (a cancel), without waiting: for
+ * work that reads no frames, asked between its own steps. */
+bool worker_client_gone(struct worker *w);
 
 #endif

@@ -72,10 +72,12 @@ export interface FetchedManifest {
   parsed: { kind: 'image'; manifest: ImageManifest } | { kind: 'index'; index: ImageIndex };
 }
 
-export interface BlobStream {
-  response: http.IncomingMessage;
-  /** byte offset of the first byte of the body (the Range start, or 0 when the server ignored Range) */
-  start: number;
+/** What berthd needs to GET a blob itself (image.blob.fetch). */
+export interface BlobRequest {
+  url: string;
+  /** the header's value, when the registry wanted one */
+  authorization?: string;
+  insecure: boolean;
 }
 
 export interface RegistryClientOptions {
@@ -374,7 +376,8 @@ export class RegistryClient {
   }
 
   /** GET with authentication (once on a 401) and the insecure https -> http fallback. */
-  private async get(path: string, headers: Record<string, string>, signal?: AbortSignal): Promise<http.IncomingMessage> {
+  private async get(path: string, headers: Record<string, string>, signal?: AbortSignal, fresh = false): Promise<http.IncomingMessage> {
+    if (fresh) this.authorization = null;
     for (let attempt = 0; ; attempt++) {
       const h = { ...headers };
       if (this.authorization) h.Authorization = this.authorization;
@@ -453,26 +456,25 @@ export class RegistryClient {
     return bytes;
   }
 
-  /** A blob as a stream, from `offset` when the server honours Range (else from 0). */
-  async openBlob(digest: string, offset: number, signal?: AbortSignal): Promise<BlobStream> {
-    const headers: Record<string, string> = offset > 0 ? { Range: `bytes=${offset}-` } : {};
-    const res = await this.get(`/v2/${this.repository}/blobs/${digest}`, headers, signal);
-    const status = res.statusCode ?? 0;
-    if (status === 404) {
-      res.resume();
-      throw new RegistryError('not_found', `blob unknown: registry \`${this.registry}\` has no blob ${digest} in \`${this.repository}\``, 404);
-    }
-    if (status === 416 && offset > 0) {
-      res.resume();
-      return this.openBlob(digest, 0, signal);
-    }
-    if (status === 206 && offset > 0) {
-      const m = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(String(res.headers['content-range'] ?? ''));
-      if (m && Number(m[1]) === offset) return { response: res, start: offset };
-      res.destroy();
-      return this.openBlob(digest, 0, signal);
-    }
-    if (status !== 200) throw await this.failure(res, `blob ${digest}`);
-    return { response: res, start: 0 };
+  /**
+   * Where and how to GET a blob, for berthd to download it itself: the URL on the
+   * registry and the Authorization this client holds (from the manifest's request).
+   */
+  blobRequest(digest: string): BlobRequest {
+    return {
+      url: new URL(`/v2/${this.repository}/blobs/${digest}`, this.baseUrl).href,
+      ...(this.authorization ? { authorization: this.authorization } : {}),
+      insecure: this.insecure,
+    };
+  }
+
+  /**
+   * After a 401 on a blob (a token that expired during a long pull): asks for the
+   * blob once more through the authentication dance, so that blobRequest carries
+   * fresh credentials. The body is not read.
+   */
+  async refreshBlobAuthorization(digest: string, signal?: AbortSignal): Promise<void> {
+    const res = await this.get(`/v2/${this.repository}/blobs/${digest}`, { Range: 'bytes=0-0' }, signal, true);
+    res.destroy();
   }
 }

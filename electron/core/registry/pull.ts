@@ -1,9 +1,11 @@
-// `berth pull`: resolve a reference on its registry, stream every missing layer
-// into berthd (image.blob.put: the helper verifies and extracts), then record
-// the image from the registry's exact manifest and config (image.create).
-// Layers already in the store are skipped; an interrupted download resumes with
-// a Range request from what the helper kept.
-import type { HelperClient, HelperStream } from '../helper-client';
+// `berth pull`: resolve a reference on its registry (tokens, manifests, the
+// platform's entry of an index, the config), have berthd download every missing
+// layer itself (image.blob.fetch: it verifies, keeps and extracts the bytes as
+// they come, so they cross no other process), then record the image from the
+// registry's exact manifest and config (image.create). Layers already in the
+// store are skipped; an interrupted download resumes with a Range request from
+// what the helper kept.
+import type { HelperClient } from '../helper-client';
 import { MAX_LINE_BYTES, type ImageSummary, type WorkerProgress } from '../protocol';
 import { findCredentials } from './auth';
 import {
@@ -80,10 +82,7 @@ export class PullError extends Error {
 }
 
 const PROGRESS_INTERVAL_MS = 100;
-/** Small HTTP chunks are gathered into frames of at least this (a copy: not more). */
-const BATCH_BYTES = 60 * 1024;
-const QUEUE_BYTES = 2 * 1024 * 1024;
-/** Docker's and skopeo's default. */
+/** Docker's default (skopeo's and podman's is 6). */
 export const DEFAULT_PULL_CONCURRENCY = 3;
 
 interface HelperLikeError {
@@ -129,82 +128,21 @@ async function resolveManifest(
   return { manifest: child as FetchedManifest & { parsed: { kind: 'image'; manifest: ImageManifest } }, index: top };
 }
 
-/** Streams the registry's response into the helper's upload, with backpressure both ways. */
-function pump(
-  res: import('node:http').IncomingMessage,
-  s: HelperStream<'image.blob.put'>,
-  expected: number,
-  helperEnded: Promise<unknown>,
-  onBytes: (n: number) => void,
-  what: string,
-): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let got = 0;
-    let settled = false;
-    const finish = (e?: Error): void => {
-      if (settled) return;
-      settled = true;
-      s.off('drain', onDrain);
-      if (e) {
-        res.destroy();
-        reject(e);
-      } else resolve();
-    };
-    // the helper may end the upload early (a conflict, a limit): stop reading then
-    helperEnded.then(
-      () => finish(new PullError('store', `berthd ended the upload of ${what} before its end`)),
-      (e: unknown) => finish(e instanceof Error ? e : new Error(String(e))),
-    );
-    // HTTP chunks can be small; frames of at least BATCH_BYTES cost both sides
-    // fewer system calls (the usual 64 KiB chunks go as they are: no copy)
-    let batch: Buffer[] = [];
-    let batched = 0;
-    // The socket says "wait" past 16 KiB queued; pausing the download that often
-    // costs more than it saves: queue up to QUEUE_BYTES, then wait for the drain.
-    let queued = 0;
-    let paused = false;
-    const onDrain = (): void => {
-      queued = 0;
-      if (paused) {
-        paused = false;
-        res.resume();
-      }
-    };
-    s.on('drain', onDrain);
-    const flush = (): void => {
-      if (batched === 0) return;
-      const data = batch.length === 1 ? batch[0] : Buffer.concat(batch, batched);
-      batch = [];
-      batched = 0;
-      onBytes(data.length);
-      queued += data.length;
-      if (!s.writeStdin(data) && queued >= QUEUE_BYTES && !paused) {
-        paused = true;
-        res.pause();
-      }
-    };
-    res.on('data', (chunk: Buffer) => {
-      if (settled) return;
-      got += chunk.length;
-      if (got > expected) return finish(new PullError('digest', `${what}: the registry sent more bytes than the ${expected} expected`));
-      batch.push(chunk);
-      batched += chunk.length;
-      if (batched >= BATCH_BYTES) flush();
-    });
-    res.on('end', () => {
-      flush();
-      if (got === expected) finish();
-      else finish(new PullError('unreachable', `${what}: the registry closed the download after ${got} of ${expected} bytes (pull again to resume)`));
-    });
-    res.on('error', (e) => finish(e));
-    res.on('aborted', () => finish(new PullError('unreachable', `${what}: the download was cut off after ${got} of ${expected} bytes (pull again to resume)`)));
-  });
+/** A failed image.blob.fetch as the pull tells it, by the registry's status when it answered. */
+function fetchFailure(e: HelperLikeError, status: number | undefined, reg: RegistryClient, desc: Descriptor): PullError {
+  const what = `layer ${desc.digest}`;
+  if (status === 404) return new PullError('not_found', `blob unknown: registry \`${reg.registry}\` has no blob ${desc.digest} in \`${reg.repository}\``);
+  if (status === 401 || status === 403) return new PullError('auth', `registry \`${reg.registry}\` denied access to \`${reg.repository}\` (${status}) fetching ${what}`);
+  if (status === 429) return new PullError('http', `registry \`${reg.registry}\` rate-limits us (429) fetching ${what}`);
+  if (status !== undefined) return new PullError('http', `registry \`${reg.registry}\`: ${e.message}`);
+  // no answer, or cut off: what came is kept for the next pull
+  return new PullError('unreachable', `${what} from registry \`${reg.registry}\`: ${e.message} (pull again to resume)`);
 }
 
 /**
- * Downloads one layer into the helper. Resolves once every byte is sent; `stored`
- * settles when the helper has verified and extracted it (so the next download
- * can start while this one is extracted).
+ * Has berthd download one layer (image.blob.fetch). Resolves once the download is over;
+ * `stored` settles when the helper has verified and extracted it (so the next download
+ * can start while this one's extraction ends).
  */
 async function pullLayer(
   client: HelperClient,
@@ -222,54 +160,61 @@ async function pullLayer(
     changed(true);
     return { stored: Promise.resolve() };
   }
-  let offset = stat.partial > 0 && stat.partial <= desc.size ? stat.partial : 0;
-  let body: import('node:http').IncomingMessage | null = null;
-  if (offset < desc.size) {
-    const b = await reg.openBlob(desc.digest, offset, signal);
-    body = b.response;
-    offset = b.start;
-  }
-  if (offset > 0) state.resumedFrom = offset;
-  state.status = 'downloading';
-  state.done = offset;
-  changed(true);
-
-  let s: HelperStream<'image.blob.put'>;
-  try {
-    s = await client.stream('image.blob.put', { digest: desc.digest, size: desc.size, mediaType: desc.mediaType, offset, lease });
-  } catch (e) {
-    body?.destroy();
-    throw e;
-  }
-  const ended = s.finish({
-    signal,
-    onProgress: (ev: WorkerProgress) => {
-      if (ev.phase === 'extract' && state.status !== 'extracting') {
-        state.status = 'extracting';
+  for (let attempt = 0; ; attempt++) {
+    let status: number | undefined;
+    let downloaded: () => void = () => undefined;
+    const download = new Promise<void>((resolve) => (downloaded = resolve));
+    const fetched = client.work(
+      'image.blob.fetch',
+      { digest: desc.digest, size: desc.size, mediaType: desc.mediaType, lease, ...reg.blobRequest(desc.digest) },
+      {
+        signal,
+        onProgress: (ev: WorkerProgress) => {
+          if (ev.phase === 'response') {
+            status = ev.status;
+            if (ev.status !== undefined && (ev.status < 200 || ev.status >= 300)) return;
+            if ((ev.offset ?? 0) > 0) state.resumedFrom = ev.offset;
+            state.status = 'downloading';
+            state.done = ev.offset ?? 0;
+            changed(true);
+          } else if (ev.phase === 'write' && typeof ev.done === 'number') {
+            state.done = ev.done;
+            changed(false);
+          } else if (ev.phase === 'extract' && state.status !== 'extracting') {
+            state.status = 'extracting';
+            state.done = desc.size;
+            changed(true);
+            downloaded();
+          }
+        },
+      },
+    );
+    const stored = fetched.then(
+      () => {
+        state.status = 'done';
+        state.done = desc.size;
         changed(true);
-      }
-    },
-  });
-  ended.catch(() => undefined); // observed below; a rejection before then is not unhandled
-  if (body) {
-    try {
-      await pump(body, s, desc.size - offset, ended, (n) => {
-        state.done += n;
-        changed(false);
-      }, `layer ${desc.digest}`);
-    } catch (e) {
-      s.close(); // the helper keeps what came as the partial upload
-      throw e;
+      },
+      (e: unknown) => {
+        if (isHelperError(e) && e.code === 'remote') throw fetchFailure(e, status, reg, desc);
+        throw e;
+      },
+    );
+    // the download is over when the extraction's tail begins, or when it all ends
+    const settled = await Promise.race([download.then(() => 'downloaded' as const), stored.then(() => 'stored' as const, (e: unknown) => e)]);
+    if (settled === 'downloaded' || settled === 'stored') {
+      stored.catch(() => undefined); // awaited by the caller
+      return { stored };
     }
+    // a token that expired during a long pull: once more with a fresh one
+    if (attempt === 0 && (status === 401 || status === 403) && !signal.aborted) {
+      await reg.refreshBlobAuthorization(desc.digest, signal);
+      state.status = 'waiting';
+      changed(true);
+      continue;
+    }
+    throw settled;
   }
-  s.closeStdin();
-  const stored = ended.then(() => {
-    state.status = 'done';
-    state.done = desc.size;
-    changed(true);
-  });
-  stored.catch(() => undefined); // awaited by the caller
-  return { stored };
 }
 
 /** Runs fn over items with at most `limit` at once; the first failure aborts the rest. */
