@@ -14,7 +14,7 @@ import { HelperClient } from '../../electron/core/helper-client';
 import type { WorkerProgress } from '../../electron/core/protocol';
 import { goArch } from '../../electron/core/registry/client';
 import { pullImage, PullError, type PullProgress } from '../../electron/core/registry/pull';
-import { berth, testEnv, waitUntil } from './support/berth';
+import { berth, nsInode, testEnv, waitUntil } from './support/berth';
 import { freePort } from '../support/net';
 import { Layout, makeLayer as makeTestLayer, OCI_CONFIG, OCI_LAYER_GZ, OCI_MANIFEST, Registry, sha256, type Layer } from './support/registry';
 
@@ -48,6 +48,56 @@ async function slowProxy(target: string, bytesPerSecond: number): Promise<{ addr
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
     addr: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    close() {
+      server.close();
+      for (const s of sockets) s.destroy();
+    },
+  };
+}
+
+/**
+ * A TCP proxy to `target` that passes requests whole but cuts a response whose
+ * request names `cutPath` after `afterBytes` bytes (a connection lost mid-download).
+ */
+async function cuttingProxy(target: string, cutPath: string, afterBytes: number): Promise<{ addr: string; cuts: number; close(): void }> {
+  const port = Number(target.slice(target.lastIndexOf(':') + 1));
+  const sockets = new Set<net.Socket>();
+  const state = { cuts: 0 };
+  const server = net.createServer((down) => {
+    const up = net.connect(port, '127.0.0.1');
+    sockets.add(down).add(up);
+    let cutting = false;
+    let passed = 0;
+    down.on('data', (chunk: Buffer) => {
+      if (chunk.toString('latin1').includes(cutPath)) cutting = true;
+      up.write(chunk);
+    });
+    up.on('data', (chunk: Buffer) => {
+      if (!cutting) return void down.write(chunk);
+      const room = afterBytes - passed;
+      passed += chunk.length;
+      if (room > 0) down.write(chunk.subarray(0, room));
+      if (passed >= afterBytes) {
+        state.cuts++;
+        down.destroy();
+        up.destroy();
+      }
+    });
+    up.on('end', () => down.end());
+    for (const s of [up, down]) {
+      s.on('error', () => {
+        up.destroy();
+        down.destroy();
+      });
+      s.on('close', () => sockets.delete(s));
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    addr: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    get cuts() {
+      return state.cuts;
+    },
     close() {
       server.close();
       for (const s of sockets) s.destroy();
@@ -229,6 +279,53 @@ describe('pull from a registry', () => {
     expect(r.stdout.trim()).toBe(String(30 * 1024 * 1024));
   });
 
+  it('berthd downloads the layers itself, from the network namespace of the client that asked', async () => {
+    // the helper lives in a network namespace of its own, where this registry's
+    // loopback address leads nowhere: its worker reaches it from ours
+    const helperPid = Number(fs.readFileSync(testEnv().helperPidFile, 'utf8'));
+    expect(nsInode(helperPid, 'net')).not.toBe(nsInode('self', 'net'));
+    const layer = makeLayer({ 'f.bin': randomBytes(256 * 1024) });
+    layout.tag('fetch', layout.image([busyboxLayer, layer]));
+    reg.push(layout, 'fetch', 'fetch:1');
+    const events: WorkerProgress[] = [];
+    const { digest, size, mediaType } = layer.desc;
+    const res = await client.work('image.blob.fetch', { digest, size, mediaType, url: `http://${reg.addr}/v2/fetch/blobs/${digest}` }, { onProgress: (e) => events.push(e) });
+    expect(res).toEqual({ digest, size, diffId: layer.diffId });
+    expect(events[0]).toEqual({ phase: 'response', item: digest, status: 200, offset: 0, total: size });
+    expect(events.some((e) => e.phase === 'write' && e.done === size)).toBe(true);
+    expect(events.filter((e) => e.phase === 'extract').map((e) => e.done)).toEqual([0, size]);
+    expect(reg.blobGets(digest)).toEqual([{ status: 200, written: size }]);
+    expect(await client.call('image.blob.stat', { digest, mediaType })).toEqual({ present: true, size, partial: 0 });
+  });
+
+  it('a download cut off midway fails as unreachable, keeps what came, and the next pull resumes it', async () => {
+    const big = makeLayer({ 'cut.bin': randomBytes(4 * 1024 * 1024) });
+    layout.tag('cut', layout.image([busyboxLayer, big]));
+    reg.push(layout, 'cut', 'cut:1');
+    const proxy = await cuttingProxy(reg.addr, `/blobs/${big.desc.digest}`, 1024 * 1024);
+    try {
+      const err = await pullImage(client, `${proxy.addr}/cut:1`).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PullError);
+      expect((err as PullError).code).toBe('unreachable');
+      expect((err as Error).message.startsWith(`layer ${big.desc.digest} from registry \`${proxy.addr}\`: http://${proxy.addr}: `)).toBe(true);
+      expect((err as Error).message).toMatch(/\(pull again to resume\)$/);
+      expect(proxy.cuts).toBe(1);
+    } finally {
+      proxy.close();
+    }
+    const kept = (await client.call('image.blob.stat', { digest: big.desc.digest, mediaType: OCI_LAYER_GZ })).partial;
+    expect(kept).toBeGreaterThan(0);
+    expect(kept).toBeLessThanOrEqual(1024 * 1024);
+
+    const events: PullProgress[] = [];
+    await pullImage(client, `${reg.addr}/cut:1`, { onProgress: (e) => events.push(e) });
+    const l = events[events.length - 1].layers.find((x) => x.digest === big.desc.digest);
+    expect(l?.resumedFrom).toBe(kept);
+    expect(reg.blobGets(big.desc.digest).at(-1)).toEqual({ status: 206, written: big.desc.size - kept });
+    const r = await berth(['run', '--rm', `${reg.addr}/cut:1`, 'sh', '-c', 'wc -c < /cut.bin']);
+    expect(r.stdout.trim()).toBe(String(4 * 1024 * 1024));
+  });
+
   it('a missing tag is a one-line error and stores nothing', async () => {
     const before = await images();
     const err = await pullImage(client, `${reg.addr}/team/app:nope`).catch((e: unknown) => e);
@@ -343,6 +440,50 @@ describe('pull from a registry', () => {
       await new Promise((r) => gate.close(r));
     }
   });
+  it('a token that expires during the pull is renewed once, and the layer is fetched with the new one', async () => {
+    const app = makeLayer({ 'exp.txt': 'renewed\n' });
+    layout.tag('exp', layout.image([busyboxLayer, app]));
+    reg.push(layout, 'exp', 'team/exp:1');
+    // token N is valid until a layer is asked for with it: then it has "expired"
+    let issued = 0;
+    const expired = new Set<string>();
+    const seen: { path: string; auth: string }[] = [];
+    const gate = http.createServer((req, res) => {
+      const auth = req.headers.authorization ?? '';
+      seen.push({ path: req.url ?? '', auth });
+      if (req.url?.startsWith('/token')) {
+        res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ token: `tok${++issued}` }));
+        return;
+      }
+      const token = auth.replace(/^Bearer /, '');
+      if (req.url?.includes(`/blobs/${app.desc.digest}`) && token === 'tok1') expired.add(token);
+      if (!/^Bearer tok\d+$/.test(auth) || expired.has(token)) {
+        const port = (gate.address() as net.AddressInfo).port;
+        res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="http://127.0.0.1:${port}/token",service="gate"` }).end();
+        return;
+      }
+      const up = http.request({ host: '127.0.0.1', port: reg.port, path: req.url, method: req.method, headers: { ...req.headers, authorization: '' } }, (ur) => {
+        res.writeHead(ur.statusCode ?? 502, ur.headers);
+        ur.pipe(res);
+      });
+      up.on('error', () => res.destroy());
+      req.pipe(up);
+    });
+    await new Promise<void>((r) => gate.listen(0, '127.0.0.1', r));
+    try {
+      const port = (gate.address() as net.AddressInfo).port;
+      const ref = `127.0.0.1:${port}/team/exp:1`;
+      const s = await pullImage(client, ref);
+      expect(s.refs).toContain(ref);
+      expect(issued).toBe(2);
+      const layerGets = seen.filter((x) => x.path.includes(`/blobs/${app.desc.digest}`));
+      expect(layerGets.map((x) => x.auth)).toEqual(['Bearer tok1', '', 'Bearer tok2', 'Bearer tok2']);
+      const r = await berth(['run', '--rm', ref, 'cat', '/exp.txt']);
+      expect(r.stdout).toBe('renewed\n');
+    } finally {
+      await new Promise((r) => gate.close(r));
+    }
+  });
 });
 
 describe('the store side of pulls (image.blob.*, image.create) with hostile input', () => {
@@ -376,6 +517,42 @@ describe('the store side of pulls (image.blob.*, image.create) with hostile inpu
     // an offset past what an earlier upload kept
     await expect(put(d, 1, 'application/octet-stream', Buffer.alloc(0), 1)).rejects.toThrow(/past the 0 bytes kept/);
     await expect(client.call('image.blob.stat', { digest: d, extra: 1 } as never)).rejects.toMatchObject({ code: 'bad_request' });
+  });
+
+  it('image.blob.fetch takes http(s) URLs and one-line headers only; a refusal or no answer keeps nothing', async () => {
+    const d = sha256(`fetch ${Math.random()}`);
+    const base = { digest: d, size: 10, mediaType: OCI_CONFIG };
+    for (const url of ['file:///etc/passwd', 'gopher://127.0.0.1/x', 'ftp://127.0.0.1/x', 'http://127.0.0.1/a b', 'http://127.0.0.1/x\r\nHost: evil', `http://127.0.0.1/${'x'.repeat(5000)}`]) {
+      await expect(client.stream('image.blob.fetch', { ...base, url })).rejects.toMatchObject({ code: 'invalid', message: expect.stringMatching(/`url` must be an http/) });
+    }
+    await expect(client.stream('image.blob.fetch', { ...base, url: 'http://127.0.0.1/x', authorization: 'Bearer x\r\nX-Evil: 1' })).rejects.toMatchObject({ code: 'invalid', message: expect.stringMatching(/`authorization` must be one line/) });
+    await expect(client.stream('image.blob.fetch', { ...base, url: 'http://127.0.0.1/x', insecure: 'yes' } as never)).rejects.toMatchObject({ code: 'bad_request' });
+    await expect(client.stream('image.blob.fetch', { ...base, url: 'http://127.0.0.1/x', offset: 1 } as never)).rejects.toMatchObject({ code: 'bad_request' });
+
+    // nobody listening: `remote`, and no partial file
+    const port = await freePort();
+    const events: WorkerProgress[] = [];
+    await expect(client.work('image.blob.fetch', { ...base, url: `http://127.0.0.1:${port}/v2/x/blobs/${d}` }, { onProgress: (e) => events.push(e) })).rejects.toMatchObject({
+      code: 'remote',
+      message: expect.stringContaining(`http://127.0.0.1:${port}`),
+    });
+    expect(events).toEqual([]);
+    expect(await client.call('image.blob.stat', { digest: d })).toEqual({ present: false, partial: 0 });
+
+    // an error status: its `response` event, the server's words in the message, no partial
+    const server = http.createServer((_req, res) => res.writeHead(404, { 'Content-Type': 'application/json' }).end('{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown to registry"}]}'));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const sp = (server.address() as net.AddressInfo).port;
+      await expect(client.work('image.blob.fetch', { ...base, url: `http://127.0.0.1:${sp}/v2/x/blobs/${d}` }, { onProgress: (e) => events.push(e) })).rejects.toMatchObject({
+        code: 'remote',
+        message: `the registry answered 404 for blob ${d}: BLOB_UNKNOWN: blob unknown to registry`,
+      });
+      expect(events).toEqual([{ phase: 'response', item: d, status: 404, offset: 0, total: 10 }]);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+    expect(await client.call('image.blob.stat', { digest: d })).toEqual({ present: false, partial: 0 });
   });
 
   it('stores a verified plain blob; a wrong digest or size is discarded', async () => {

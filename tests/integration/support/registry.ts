@@ -1,7 +1,8 @@
 // A real OCI distribution registry (Debian's docker-registry) on loopback, filled by
-// skopeo from OCI layouts written here, for tests that pull (the test process,
-// not berthd, talks to it: the pull streams the blobs to the helper); and the OCI
-// media types and digests the tests build images with.
+// skopeo from OCI layouts written here, for tests that pull (the test process
+// resolves manifests and configs on it; berthd's workers fetch the layers from the
+// test process's network namespace, not from the helper's own); and the OCI media
+// types and digests the tests build images with.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
