@@ -108,7 +108,9 @@ int blob_upload_begin(struct blob_upload *u, int64_t offset, berr_t *err) {
   if (offset > u->kept)
     return berr_set(err, BERR_INVALID, "`offset` %" PRId64 " is past the %" PRId64 " bytes kept of blob %s",
                     offset, u->kept, u->req->digest);
-  if (ftruncate(u->fd, offset) < 0)
+  /* only when something is to be cut: on ext4 a truncate to 0 makes the
+   * file's close start writing it back (auto_da_alloc), a wait per blob */
+  if (offset < u->kept && ftruncate(u->fd, offset) < 0)
     return berr_sys(err, errno, "truncate `%s`", u->path);
   if (lseek(u->fd, offset, SEEK_SET) < 0)
     return berr_sys(err, errno, "lseek `%s`", u->path);
