@@ -4,7 +4,8 @@
 # configs, and tiny valid and hostile layers (path traversal, absolute paths,
 # symlink and hardlink escapes, bad whiteouts, overlay xattrs, device nodes,
 # setuid files, sparse maps, huge PAX headers, a decompression bomb, truncated
-# and corrupted gzip, bad checksums, a 2000-level tree). Deterministic: run it
+# and corrupted gzip, bad checksums, a 2000-level tree); and compressed blobs
+# for the layer feed, cut into pieces. Deterministic: run it
 # again and the files come out the same. Needs python3 (and zstd for .zst).
 # Regression seeds (inputs that once crashed a target) live in the same dirs
 # under names starting with "crash-" and are not touched here.
@@ -208,4 +209,16 @@ put('layer', 'corrupt.tar.gz', bytes(c))
 bad = bytearray(tar([f('a', b'x')])); bad[148:156] = b'0000000\0'
 put('layer', 'bad-checksum.tar', bytes(bad))
 put('layer', 'not-a-tar', b'PK\x03\x04 this is a zip')
+
+# ---- layer_feed: 1 byte piece size, then a blob as a registry sends it ----
+layer_dir = os.path.join(out, 'layer')
+for name in ['good.tar', 'good.tar.gz', 'good.tar.zst', 'good.tar.xz', 'truncated.tar.gz', 'corrupt.tar.gz']:
+    p = os.path.join(layer_dir, name)
+    if os.path.exists(p):
+        with open(p, 'rb') as f:
+            blob = f.read()
+        for piece in (0, 1, 7):
+            put('layer_feed', '%s.%d' % (name, piece), bytes([piece]) + blob)
+good_gz = gz(good)
+put('layer_feed', 'two-members.gz.3', bytes([3]) + good_gz + good_gz + b'\0' * 16)
 EOF
