@@ -4,9 +4,9 @@
 //
 // A local docker-registry holds one image of 4 gzip'd layers (~50 MB of blobs,
 // mostly incompressible). Timed, in the same run, alternating:
-//  (1) berth: pullImage() into a fresh store of a berthd started for it (manifest,
-//      config, 4 layers downloaded 3 at a time, each streamed into berthd, which
-//      verifies, stores and extracts it);
+//  (1) berth: pullImage() into a fresh store of a berthd started for it (the
+//      client resolves manifest and config; berthd downloads the 4 layers itself,
+//      3 at a time, and verifies, stores and extracts each as it comes);
 //  (2) skopeo copy --src-tls-verify=false docker://… oci:DIR (download and verify
 //      only; skopeo extracts nothing), a process per run;
 //  (3) (2) followed by umoci raw unpack of that layout: download and extraction,

@@ -134,7 +134,7 @@ function fetchFailure(e: HelperLikeError, status: number | undefined, reg: Regis
   if (status === 404) return new PullError('not_found', `blob unknown: registry \`${reg.registry}\` has no blob ${desc.digest} in \`${reg.repository}\``);
   if (status === 401 || status === 403) return new PullError('auth', `registry \`${reg.registry}\` denied access to \`${reg.repository}\` (${status}) fetching ${what}`);
   if (status === 429) return new PullError('http', `registry \`${reg.registry}\` rate-limits us (429) fetching ${what}`);
-  if (status !== undefined && (status < 200 || status >= 300)) return new PullError('http', `registry \`${reg.registry}\`: ${e.message}`);
+  if (status !== undefined && (status < 200 || status >= 300)) return new PullError('http', e.message.replace(/^the registry/, `registry \`${reg.registry}\``));
   // no answer, or cut off: what came is kept for the next pull
   return new PullError('unreachable', `${what} from registry \`${reg.registry}\`: ${e.message} (pull again to resume)`);
 }
