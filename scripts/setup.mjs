@@ -15,8 +15,11 @@ export const APT_PACKAGES = [
   'libarchive-dev',
   'libjson-c-dev',
   'libssl-dev',
-  // the helper downloads pulled layers itself (libcurl) and decompresses them as they come
+  // the helper downloads pulled layers itself (libcurl, the system's CA store) and
+  // decompresses them as they come; openssl makes the tests' TLS certificates
   'libcurl4-openssl-dev',
+  'ca-certificates',
+  'openssl',
   'zlib1g-dev',
   'libzstd-dev',
   'libnftables-dev',

@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -553,6 +554,52 @@ describe('the store side of pulls (image.blob.*, image.create) with hostile inpu
       await new Promise((r) => server.close(r));
     }
     expect(await client.call('image.blob.stat', { digest: d })).toEqual({ present: false, partial: 0 });
+  });
+
+  it('image.blob.fetch over HTTPS: a certificate it cannot check is refused unless insecure; credentials stay on the host', async () => {
+    const certDir = fs.mkdtempSync(path.join(tmp, 'tls-'));
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
+      '-keyout', path.join(certDir, 'key.pem'), '-out', path.join(certDir, 'cert.pem')], { stdio: 'ignore' });
+    const data = Buffer.from(`over tls ${Math.random()}`);
+    const d = sha256(data);
+    const plainSeen: string[] = [];
+    const plain = http.createServer((req, res) => {
+      plainSeen.push(req.headers.authorization ?? '');
+      res.writeHead(200).end(data);
+    });
+    await new Promise<void>((r) => plain.listen(0, '127.0.0.1', r));
+    const plainPort = (plain.address() as net.AddressInfo).port;
+    const seen: { url: string; auth: string }[] = [];
+    const tls = https.createServer({ key: fs.readFileSync(path.join(certDir, 'key.pem')), cert: fs.readFileSync(path.join(certDir, 'cert.pem')) }, (req, res) => {
+      seen.push({ url: req.url ?? '', auth: req.headers.authorization ?? '' });
+      if (req.url === '/elsewhere') res.writeHead(302, { Location: `http://127.0.0.1:${plainPort}/blob` }).end();
+      else res.writeHead(200).end(data);
+    });
+    await new Promise<void>((r) => tls.listen(0, '127.0.0.1', r));
+    const port = (tls.address() as net.AddressInfo).port;
+    const base = { digest: d, size: data.length, mediaType: OCI_CONFIG, authorization: 'Bearer s3cret' };
+    try {
+      // a self-signed certificate: refused before any request is sent
+      await expect(client.work('image.blob.fetch', { ...base, url: `https://127.0.0.1:${port}/blob` })).rejects.toMatchObject({
+        code: 'remote',
+        message: expect.stringMatching(/^https:\/\/127\.0\.0\.1:\d+: SSL certificate problem: self.signed certificate/),
+      });
+      expect(seen).toEqual([]);
+      expect((await client.call('image.blob.stat', { digest: d })).partial).toBe(0);
+      // insecure: fetched over TLS, the header sent to the registry's host
+      expect(await client.work('image.blob.fetch', { ...base, url: `https://127.0.0.1:${port}/blob`, insecure: true })).toEqual({ digest: d, size: data.length });
+      expect(seen).toEqual([{ url: '/blob', auth: 'Bearer s3cret' }]);
+      // an insecure registry may redirect to plain HTTP on another port: the header stays behind
+      const other = Buffer.from(`moved ${Math.random()}`);
+      data.set(other.subarray(0, Math.min(other.length, data.length)));
+      const od = sha256(data);
+      expect(await client.work('image.blob.fetch', { ...base, digest: od, url: `https://127.0.0.1:${port}/elsewhere`, insecure: true })).toEqual({ digest: od, size: data.length });
+      expect(seen.at(-1)).toEqual({ url: '/elsewhere', auth: 'Bearer s3cret' });
+      expect(plainSeen).toEqual(['']);
+    } finally {
+      await new Promise((r) => tls.close(r));
+      await new Promise((r) => plain.close(r));
+    }
   });
 
   it('stores a verified plain blob; a wrong digest or size is discarded', async () => {
