@@ -136,9 +136,6 @@ int blob_fetch(struct worker *w, const char *root, const struct blob_fetch_req *
         else
           r = berr_set(err, BERR_REMOTE, "the registry answered %ld for blob %s%s%s", resp.status, blob->digest,
                        said[0] ? ": " : "", said);
-      } else if (!u.begun) {
-        /* a 2xx with no body at all: the blob is empty, or the registry cut it */
-        r = on_response(&f, &resp, err);
       }
       break;
     }

@@ -26,8 +26,8 @@ struct http_get {
   const char *authorization; /* the header's value, or NULL */
   bool insecure;
   int64_t range_from; /* > 0: ask for the bytes from here on */
-  /* Once the final response's headers are in (before any body byte): -1
-   * (err set) ends the transfer. */
+  /* Once the final response's headers are in, for a 2xx only (before any
+   * body byte, or at the end when it had none): -1 (err set) ends the transfer. */
   int (*on_response)(void *ctx, const struct http_response *r, berr_t *err);
   /* Body bytes of a 2xx response; -1 (err set) ends the transfer. */
   int (*on_body)(void *ctx, const void *buf, size_t len, berr_t *err);

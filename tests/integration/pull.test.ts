@@ -602,6 +602,23 @@ describe('the store side of pulls (image.blob.*, image.create) with hostile inpu
     }
   });
 
+  it('image.blob.fetch of a blob whose every byte an earlier upload kept asks the registry nothing', async () => {
+    const data = Buffer.from(`kept whole ${Math.random()}`);
+    const d = sha256(data);
+    const up = await client.stream('image.blob.put', { digest: d, size: data.length, mediaType: OCI_CONFIG });
+    const ended = up.finish({}).catch((e: unknown) => e);
+    up.writeStdin(data);
+    await waitUntil(async () => (await client.call('image.blob.stat', { digest: d })).partial === data.length, 5000);
+    up.close(); // before STDIN_EOF: the bytes stay as a partial upload
+    await ended;
+    const port = await freePort(); // nobody there: a request would fail
+    const events: WorkerProgress[] = [];
+    const res = await client.work('image.blob.fetch', { digest: d, size: data.length, mediaType: OCI_CONFIG, url: `http://127.0.0.1:${port}/x` }, { onProgress: (e) => events.push(e) });
+    expect(res).toEqual({ digest: d, size: data.length });
+    expect(events[0]).toEqual({ phase: 'response', item: d, offset: data.length, total: data.length });
+    expect(await client.call('image.blob.stat', { digest: d })).toEqual({ present: true, size: data.length, partial: 0 });
+  });
+
   it('stores a verified plain blob; a wrong digest or size is discarded', async () => {
     const data = Buffer.from(`config ${Math.random()}`);
     const d = sha256(data);
