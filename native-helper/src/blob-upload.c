@@ -20,6 +20,23 @@
 /* Progress frames at most this often while bytes arrive. */
 #define PROGRESS_EVERY_US 100000
 
+bool blob_is_layer_media_type(const char *mt) {
+  static const char *const types[] = {
+      "application/vnd.oci.image.layer.v1.tar",
+      "application/vnd.oci.image.layer.v1.tar+gzip",
+      "application/vnd.oci.image.layer.v1.tar+zstd",
+      "application/vnd.oci.image.layer.nondistributable.v1.tar",
+      "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+      "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+      IMAGE_MEDIA_DOCKER_LAYER,
+      "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+  };
+  for (size_t i = 0; mt && i < sizeof types / sizeof types[0]; i++)
+    if (!strcmp(mt, types[i]))
+      return true;
+  return false;
+}
+
 char *blob_partial_path(const char *root, const char *digest) {
   cleanup_free char *dir = image_partial_dir(root);
   if (!dir)

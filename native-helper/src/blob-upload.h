@@ -17,13 +17,26 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "blob.h"
 #include "digest.h"
 #include "error.h"
 #include "image-internal.h"
 #include "layer-feed.h"
 
 struct worker;
+
+/* A blob as a client announces it (image.blob.put's and image.blob.fetch's
+ * params); offset: image.blob.put's only. */
+struct blob_put_req {
+  char digest[DIGEST_STR_LEN + 1];
+  char media_type[128];
+  int64_t size;
+  int64_t offset;
+  char lease[33]; /* "" when the client holds none */
+};
+
+/* A layer media type (OCI tar, +gzip, +zstd, their nondistributable forms,
+ * docker's rootfs.diff.tar.gzip and foreign.diff.tar.gzip). */
+bool blob_is_layer_media_type(const char *media_type);
 
 struct blob_upload {
   struct worker *w;

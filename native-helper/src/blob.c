@@ -29,23 +29,6 @@
 /* More refs than this on one image.create is not a pull. */
 #define CREATE_MAX_REFS 16
 
-bool blob_is_layer_media_type(const char *mt) {
-  static const char *const types[] = {
-      "application/vnd.oci.image.layer.v1.tar",
-      "application/vnd.oci.image.layer.v1.tar+gzip",
-      "application/vnd.oci.image.layer.v1.tar+zstd",
-      "application/vnd.oci.image.layer.nondistributable.v1.tar",
-      "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-      "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
-      IMAGE_MEDIA_DOCKER_LAYER,
-      "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-  };
-  for (size_t i = 0; mt && i < sizeof types / sizeof types[0]; i++)
-    if (!strcmp(mt, types[i]))
-      return true;
-  return false;
-}
-
 static int param_digest(json_object *params, const char *key, const char **out, berr_t *err) {
   if (param_string(params, key, true, out, err) < 0)
     return -1;

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "blob-upload.h"
 #include "digest.h"
 #include "error.h"
 
@@ -20,14 +21,8 @@ struct worker;
 /* image.blob.stat {"digest", "mediaType"?} -> {"present", "size"?, "partial"}. */
 int blob_stat(const char *root, json_object *params, json_object **result, berr_t *err);
 
-/* image.blob.put's params, checked in the daemon before the worker starts. */
-struct blob_put_req {
-  char digest[DIGEST_STR_LEN + 1];
-  char media_type[128];
-  int64_t size;
-  int64_t offset;
-  char lease[33]; /* "" when the client holds none */
-};
+/* image.blob.put's params (struct blob_put_req, blob-upload.h), checked in the
+ * daemon before the worker starts. */
 int blob_put_parse(json_object *params, struct blob_put_req *req, berr_t *err);
 /* Runs in the worker: receives the bytes, verifies, stores, extracts.
  * Result {"digest", "size", "diffId"?}. */
@@ -58,8 +53,5 @@ int blob_lease_hold(struct worker *w, const char *root, json_object **result, be
 /* image.create {"manifest", "config", "ref"?, "extraRefs"?} -> ImageSummary. */
 int blob_image_create(const char *root, json_object *params, json_object **result, berr_t *err);
 
-/* A layer media type (OCI tar, +gzip, +zstd, their nondistributable forms,
- * docker's rootfs.diff.tar.gzip and foreign.diff.tar.gzip). */
-bool blob_is_layer_media_type(const char *media_type);
 
 #endif
