@@ -13,6 +13,7 @@
 #include "protocol.h"
 #include "server.h"
 #include "userpath.h"
+#include "util.h"
 
 /* Frames to a client that has stopped reading give up after this long. */
 #define WORKER_WRITE_MS 30000
@@ -20,19 +21,6 @@
 static int send_json_frame(int fd, uint8_t type, json_object *o, berr_t *err) {
   const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN);
   return frame_write(fd, type, s, strlen(s), WORKER_WRITE_MS, err);
-}
-
-static int write_all(int fd, const char *p, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(fd, p, n);
-    if (w < 0 && errno == EINTR)
-      continue;
-    if (w < 0)
-      return -1;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
 }
 
 /* A full disk (also as a pipeline process or libarchive reported it) says what to do. */
