@@ -16,6 +16,7 @@
 #include "events.h"
 #include "image.h"
 #include "layerfacts.h"
+#include "layers-walk.h"
 #include "network.h"
 #include "peer.h"
 #include "protocol.h"
@@ -517,7 +518,11 @@ static enum outcome m_image_layers(struct call *c, json_object **result, berr_t 
   if (check_keys(c, "image.layers", keys, err) == FAIL ||
       param_string(c->params, "ref", true, &ref, err) < 0)
     return FAIL;
-  return facts_image_layers(c->d->opts->root, ref, result, err) < 0 ? FAIL : REPLY;
+  int r = facts_image_layers_cached(c->d->opts->root, ref, result, err);
+  if (r <= 0)
+    return r < 0 ? FAIL : REPLY;
+  /* the first walk of an image: in a child, the reply parked until it ends */
+  return layers_walk_start(c->d->srv, c->conn, c->id, c->d->opts->root, ref, err) < 0 ? FAIL : DONE;
 }
 
 static int tree_params(struct call *c, const char **path, int64_t *offset, int64_t *limit, berr_t *err) {
@@ -725,6 +730,8 @@ static void note_image_worker(const char *method) {
 
 static void on_child(void *ctx, pid_t pid, int status) {
   (void)ctx;
+  if (layers_walk_reaped(pid, status))
+    return;
   for (int i = 0; i < MAX_IMAGE_WORKERS; i++)
     if (image_workers[i] == pid) {
       image_workers[i] = 0;

@@ -591,7 +591,8 @@ static json_object *build_layers(json_object *insp, json_object *ilayers, const 
   return out;
 }
 
-int facts_image_layers(const char *root, const char *ref, json_object **out, berr_t *err) {
+/* cached_only: answer from the cache or say that a walk is needed (1). */
+static int image_layers(const char *root, const char *ref, bool cached_only, json_object **out, berr_t *err) {
   json_object *insp = NULL;
   if (image_inspect(root, ref, &insp, err) < 0)
     return -1;
@@ -622,6 +623,10 @@ int facts_image_layers(const char *root, const char *ref, json_object **out, ber
       goto out;
     }
     json_object_put(cached);
+  }
+  if (cached_only) {
+    ret = 1;
+    goto out;
   }
   dirs = calloc(n + 1, sizeof *dirs);
   facts = calloc(n ? n : 1, sizeof *facts);
@@ -654,6 +659,14 @@ out:
   free(facts);
   json_object_put(insp);
   return ret;
+}
+
+int facts_image_layers(const char *root, const char *ref, json_object **out, berr_t *err) {
+  return image_layers(root, ref, false, out, err);
+}
+
+int facts_image_layers_cached(const char *root, const char *ref, json_object **out, berr_t *err) {
+  return image_layers(root, ref, true, out, err);
 }
 
 /* ---- trees --------------------------------------------------------------------- */

@@ -37,6 +37,9 @@ int facts_walk(char *const *dirs, size_t n, struct layer_facts *facts, json_obje
 
 /* image.layers {"ref"}: the result object; cached in <root>/facts/<config hex>.json. */
 int facts_image_layers(const char *root, const char *ref, json_object **out, berr_t *err);
+/* The same from the cache only: 0 and *out, or 1 when the layers must be
+ * walked first (facts_image_layers, off the request loop: layers-walk.c). */
+int facts_image_layers_cached(const char *root, const char *ref, json_object **out, berr_t *err);
 
 /* One directory of layer_dir's own tree, classified against the lower dirs
  * (topmost first, NULL-terminated). path is the request's (hostile) path. */

@@ -38,6 +38,33 @@ async function expectError(p: Promise<unknown>, code: string, re?: RegExp): Prom
   if (re) expect((e as HelperError).message).toMatch(re);
 }
 
+/** A plain tar (ustar) of `files` empty files in directories of 500, made in memory. */
+function manyFilesTar(files: number): Buffer {
+  const blocks: Buffer[] = [];
+  const header = (name: string, type: '0' | '5'): Buffer => {
+    const h = Buffer.alloc(512);
+    h.write(name, 0, 100, 'utf8');
+    h.write(type === '5' ? '0000755\0' : '0000644\0', 100);
+    h.write('0000000\0', 108);
+    h.write('0000000\0', 116);
+    h.write('00000000000\0', 124);
+    h.write('00000000000\0', 136);
+    h.write('        ', 148);
+    h.write(type, 156);
+    h.write('ustar\0' + '00', 257);
+    let sum = 0;
+    for (const b of h) sum += b;
+    h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+    return h;
+  };
+  for (let i = 0; i < files; i++) {
+    if (i % 500 === 0) blocks.push(header(`d${i / 500}/`, '5'));
+    blocks.push(header(`d${Math.floor(i / 500)}/f${i}`, '0'));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return Buffer.concat(blocks);
+}
+
 describe('image facts, commit and export', () => {
   beforeAll(async () => {
     client = await HelperClient.connect(testEnv().socket);
@@ -106,6 +133,34 @@ describe('image facts, commit and export', () => {
     const config = (await client.call('image.inspect', { ref: TWO })).config as { config: { Env: string[]; Labels: Record<string, string> }; history: { author?: string }[] };
     expect(config.config.Env).toContain('FACTS=yes');
     expect(config.config.Labels['org.example.facts']).toBe('yes');
+  });
+
+  it("an image's first layer walk runs beside the request loop: other clients are answered meanwhile", async () => {
+    const ref = `${tag}:many`;
+    const file = path.join(testEnv().tmp, `${tag}-many.tar`);
+    fs.writeFileSync(file, manyFilesTar(20000));
+    await client.work('image.import', { path: file, format: 'rootfs', ref });
+    fs.rmSync(file);
+    const other = await HelperClient.connect(testEnv().socket);
+    try {
+      const t0 = performance.now();
+      let walked = 0;
+      const walk = client.call('image.layers', { ref }).then((r) => ((walked = performance.now() - t0), r));
+      await new Promise((r) => setTimeout(r, 5)); // the walk has begun
+      await other.call('hello');
+      const answered = performance.now() - t0;
+      const facts = await walk;
+      expect(facts.layers[0].files.added).toBe(20000 + 40);
+      // in the loop, hello would have waited for the whole walk
+      expect(answered).toBeLessThan(walked);
+      // the walk is cached: the next answer comes from the loop at once, the same
+      expect(await client.call('image.layers', { ref })).toEqual(facts);
+      // an image that is not there: the loop's own error, no walk
+      await expectError(client.call('image.layers', { ref: `${tag}:absent` }), 'not_found');
+    } finally {
+      other.close();
+      await client.call('image.remove', { ref }).catch(() => undefined);
+    }
   });
 
   it('a container from the committed image sees the deletion and the opaque dir', async () => {
