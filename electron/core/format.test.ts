@@ -80,15 +80,17 @@ describe('human durations', () => {
 
 describe('statusText', () => {
   const now = Date.parse('2026-11-25T06:10:00Z');
-  const base: Pick<ContainerInfo, 'status' | 'startedAt' | 'finishedAt' | 'exitCode' | 'oomKilled' | 'exitReason'> = {
+  const base: Pick<ContainerInfo, 'status' | 'startedAt' | 'finishedAt' | 'exitCode' | 'oomKilled' | 'exitReason' | 'paused'> = {
     status: 'running',
     startedAt: '2026-11-25T06:07:00Z',
     finishedAt: null,
     exitCode: null,
     oomKilled: false,
+    paused: false,
     exitReason: null,
   };
   it('running', () => expect(statusText(base, now)).toBe('Up 3 minutes'));
+  it('paused', () => expect(statusText({ ...base, paused: true }, now)).toBe('Up 3 minutes (Paused)'));
   it('created', () => expect(statusText({ ...base, status: 'created', startedAt: null }, now)).toBe('Created'));
   it('exited', () => {
     expect(statusText({ ...base, status: 'exited', finishedAt: '2026-11-25T06:08:00Z', exitCode: 0, exitReason: 'exited' }, now)).toBe('Exited (0) 2 minutes ago');

@@ -52,11 +52,12 @@ export function ago(iso: string | null | undefined, now = Date.now()): string {
   return `${humanDuration(Math.max(0, now - t))} ago`;
 }
 
-/** The STATUS column: "Up 3 minutes", "Exited (0) 2 minutes ago", "Exited (137, OOM killed) 1 second ago", "Created". */
-export function statusText(c: Pick<ContainerInfo, 'status' | 'startedAt' | 'finishedAt' | 'exitCode' | 'oomKilled' | 'exitReason'>, now = Date.now()): string {
+/** The STATUS column: "Up 3 minutes", "Up 3 minutes (Paused)", "Exited (0) 2 minutes ago", "Exited (137, OOM killed) 1 second ago", "Created". */
+export function statusText(c: Pick<ContainerInfo, 'status' | 'startedAt' | 'finishedAt' | 'exitCode' | 'oomKilled' | 'exitReason'> & { paused?: boolean }, now = Date.now()): string {
   if (c.status === 'running') {
     const t = c.startedAt ? Date.parse(c.startedAt) : NaN;
-    return Number.isNaN(t) ? 'Up' : `Up ${humanDuration(Math.max(0, now - t))}`;
+    const up = Number.isNaN(t) ? 'Up' : `Up ${humanDuration(Math.max(0, now - t))}`;
+    return c.paused ? `${up} (Paused)` : up;
   }
   if (c.status === 'created') return 'Created';
   const code = c.exitCode === null ? '?' : String(c.exitCode);

@@ -46,7 +46,7 @@ export enum FrameType {
 /** A change berthd reports to events.subscribe streams (docs/protocol.md, "Events"). */
 export interface BerthdEvent {
   type: 'container' | 'image' | 'network' | 'volume';
-  action: 'create' | 'start' | 'exit' | 'remove' | 'change';
+  action: 'create' | 'start' | 'exit' | 'remove' | 'change' | 'pause' | 'unpause';
   /** the container id, or the image id ("" when a worker changed images it does not name) */
   id: string;
   /** RFC 3339 */
@@ -237,6 +237,8 @@ export interface ContainerInfo {
   imageId: string;
   command: string[];
   status: ContainerStatus;
+  /** running with its processes frozen (container.pause); false otherwise */
+  paused: boolean;
   created: string;
   startedAt: string | null;
   finishedAt: string | null;
@@ -541,6 +543,8 @@ export interface HelperMethods {
   'container.run': { params: ContainerSpec & { attach?: boolean } & TerminalSize; result: ContainerInfo & Partial<StreamMarker> };
   'container.stop': { params: { ref: string; timeout?: number }; result: ContainerInfo };
   'container.kill': { params: { ref: string; signal?: string | number }; result: ContainerInfo };
+  'container.pause': { params: { ref: string }; result: ContainerInfo };
+  'container.unpause': { params: { ref: string }; result: ContainerInfo };
   /** volumes: also remove its anonymous volumes that no other container uses (rm -v) */
   'container.remove': { params: { ref: string; force?: boolean; volumes?: boolean }; result: { id: string } };
   'container.list': { params: { all?: boolean }; result: { containers: ContainerInfo[] } };

@@ -24,6 +24,7 @@ struct cgroup_ops {
                 struct cgroup *out, berr_t *err);
   int (*stats)(const struct cgroup *cg, struct cgroup_stats *out, berr_t *err);
   int (*kill_all)(const struct cgroup *cg, int sig, berr_t *err);
+  int (*freeze)(const struct cgroup *cg, bool frozen, berr_t *err);
 };
 extern const struct cgroup_ops cgroup_v1_ops;
 extern const struct cgroup_ops cgroup_v2_ops;

@@ -216,9 +216,17 @@ static int v1_kill_all(const struct cgroup *cg, int sig, berr_t *err) {
   return ret;
 }
 
+static int v1_freeze(const struct cgroup *cg, bool frozen, berr_t *err) {
+  const char *freezer = cg->path[CG_FREEZER];
+  if (!freezer)
+    return berr_set(err, BERR_INVALID, "pausing needs the freezer cgroup controller, which is not mounted here");
+  return v1_freezer_set(freezer, frozen ? "FROZEN" : "THAWED", err);
+}
+
 const struct cgroup_ops cgroup_v1_ops = {
     .env_init = v1_env_init,
     .create = v1_create,
     .stats = v1_stats,
     .kill_all = v1_kill_all,
+    .freeze = v1_freeze,
 };

@@ -259,9 +259,19 @@ static int v2_kill_all(const struct cgroup *cg, int sig, berr_t *err) {
   return ret;
 }
 
+static int v2_freeze_group(const struct cgroup *cg, bool frozen, berr_t *err) {
+  const char *dir = cg->path[CG_MEMORY];
+  if (!dir)
+    return berr_set(err, BERR_INTERNAL, "the cgroup has no directory");
+  if (!cg_has(dir, "cgroup.freeze"))
+    return berr_set(err, BERR_INVALID, "pausing needs cgroup.freeze (Linux 5.2 or later)");
+  return v2_freeze(dir, frozen, err);
+}
+
 const struct cgroup_ops cgroup_v2_ops = {
     .env_init = v2_env_init,
     .create = v2_create,
     .stats = v2_stats,
     .kill_all = v2_kill_all,
+    .freeze = v2_freeze_group,
 };

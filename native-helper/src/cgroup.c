@@ -574,6 +574,10 @@ int cgroup_pids(const struct cgroup *cg, pid_t **pids, size_t *n, berr_t *err) {
   return cg_read_pids(dir, pids, n, err);
 }
 
+int cgroup_freeze(const struct cgroup *cg, bool frozen, berr_t *err) {
+  return ops_for(cg->layout)->freeze(cg, frozen, err);
+}
+
 int cgroup_kill_all(const struct cgroup *cg, int sig, berr_t *err) {
   if (sig <= 0 || sig >= NSIG)
     return berr_set(err, BERR_INVALID, "bad signal %d", sig);

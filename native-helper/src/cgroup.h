@@ -73,6 +73,11 @@ int cgroup_pids(const struct cgroup *cg, pid_t **pids, size_t *n, berr_t *err);
  * v1 freezes, signals, thaws). Processes the helper did not start can't be in
  * a container's cgroup, so this never touches anything else. */
 int cgroup_kill_all(const struct cgroup *cg, int sig, berr_t *err);
+/* Freezes every process of the cgroup (a paused container: v1's freezer
+ * controller, v2's cgroup.freeze) or thaws them; waits up to ~1 s for the
+ * kernel to say the group is frozen. BERR_INVALID when the machine has no
+ * freezer for it. */
+int cgroup_freeze(const struct cgroup *cg, bool frozen, berr_t *err);
 /* Removes the directories; waits briefly for exiting processes (EBUSY). */
 int cgroup_destroy(const struct cgroup *cg, berr_t *err);
 

@@ -93,6 +93,7 @@ struct container {
   uint64_t starting_starttime;
   bool removing;
   bool remove_volumes; /* destroy also deletes its anonymous volumes (rm -v) */
+  bool paused;         /* running, its cgroup frozen (container.pause) */
   struct waiter *waiters;
   struct ctr_store *st; /* for the fd callbacks */
   struct container *next;
@@ -254,6 +255,7 @@ static int save_state(struct container *c, berr_t *err) {
   json_object_object_add(o, "exitSignal", str_or_null(c->exit_signal));
   json_object_object_add(o, "exitReason", str_or_null(c->exit_reason));
   json_object_object_add(o, "oomKilled", json_object_new_boolean(c->oom_killed));
+  json_object_object_add(o, "paused", json_object_new_boolean(c->paused));
   json_object_object_add(o, "startToExitUs",
                          c->start_to_exit_us >= 0 ? json_object_new_int64(c->start_to_exit_us) : NULL);
   json_object_object_add(o, "requested", str_or_null(request_names[c->requested]));
@@ -298,6 +300,8 @@ static int load_state(struct container *c, json_object *o, berr_t *err) {
   if (s == 3)
     return berr_set(err, BERR_INTERNAL, "state.json of %.12s has no valid status", c->spec.id);
   c->status = (enum ctr_status)s;
+  json_object *pv = NULL;
+  c->paused = c->status == ST_RUNNING && json_object_object_get_ex(o, "paused", &pv) && json_object_get_boolean(pv);
   copy_str(o, "created", c->created, sizeof c->created);
   copy_str(o, "startedAt", c->started_at, sizeof c->started_at);
   copy_str(o, "finishedAt", c->finished_at, sizeof c->finished_at);
@@ -416,6 +420,7 @@ static void record_exit(struct container *c) {
     snprintf(c->exit_reason, sizeof c->exit_reason, "killed");
   }
   c->status = ST_EXITED;
+  c->paused = false;
 }
 
 static void fire_waiters(struct ctr_store *st, struct container *c) {
@@ -1270,9 +1275,43 @@ int ctr_start(struct ctr_store *st, struct container *c, int attach_fd,
   return 0;
 }
 
+/* A paused container is thawed before it is signalled: a frozen process acts
+ * on no signal until it thaws (docker stops and kills a paused one too). */
+static int thaw_for_signal(struct container *c, berr_t *err) {
+  if (!c->paused)
+    return 0;
+  if (c->has_cg && cgroup_freeze(&c->cg, false, err) < 0)
+    return berr_wrap(err, "resume container %s to signal it", c->spec.name);
+  c->paused = false;
+  events_emit("container", "unpause", c->spec.id);
+  return 0;
+}
+
+int ctr_pause(struct ctr_store *st, struct container *c, bool pause, berr_t *err) {
+  (void)st;
+  if (c->status != ST_RUNNING)
+    return berr_set(err, BERR_CONFLICT, "container %s is not running", c->spec.name);
+  if (c->paused == pause)
+    return berr_set(err, BERR_CONFLICT, "container %s is %s", c->spec.name, pause ? "already paused" : "not paused");
+  if (!c->has_cg)
+    return berr_set(err, BERR_INTERNAL, "container %s has no cgroup recorded", c->spec.name);
+  if (cgroup_freeze(&c->cg, pause, err) < 0)
+    return berr_wrap(err, "%s container %s", pause ? "pause" : "resume", c->spec.name);
+  c->paused = pause;
+  berr_t e2;
+  if (save_state(c, &e2) < 0)
+    berthd_log("container %.12s: %s", c->spec.id, e2.msg);
+  events_emit("container", pause ? "pause" : "unpause", c->spec.id);
+  return 0;
+}
+
+bool ctr_is_paused(const struct container *c) { return c->status == ST_RUNNING && c->paused; }
+
 int ctr_stop(struct ctr_store *st, struct container *c, int64_t timeout_ms, berr_t *err) {
   if (c->status != ST_RUNNING)
     return 0;
+  if (thaw_for_signal(c, err) < 0)
+    return -1;
   if (c->requested != REQ_STOP) {
     c->requested = REQ_STOP;
     berr_t e2;
@@ -1296,6 +1335,8 @@ int ctr_kill(struct ctr_store *st, struct container *c, int sig, berr_t *err) {
     return 0; /* it was waiting for a restart: ending that is the kill */
   if (c->status != ST_RUNNING)
     return berr_set(err, BERR_CONFLICT, "container %s is not running", c->spec.name);
+  if (thaw_for_signal(c, err) < 0)
+    return -1;
   if (c->requested == REQ_NONE) {
     c->requested = REQ_KILL;
     berr_t e2;
@@ -1418,6 +1459,8 @@ json_object *ctr_info(struct ctr_store *st, const struct container *c, bool with
   json_object_object_add(o, "imageId", json_object_new_string(c->spec.image_id));
   json_object_object_add(o, "command", strv_to_json(c->spec.argv));
   json_object_object_add(o, "status", json_object_new_string(restart_pending(c) ? "restarting" : status_names[c->status]));
+  /* docker's State.Paused: still running, its processes frozen */
+  json_object_object_add(o, "paused", json_object_new_boolean(ctr_is_paused(c)));
   json_object_object_add(o, "created", str_or_null(c->created));
   json_object_object_add(o, "startedAt", str_or_null(c->started_at));
   json_object_object_add(o, "finishedAt", running ? NULL : str_or_null(c->finished_at));
@@ -1544,6 +1587,9 @@ int ctr_exec(struct ctr_store *st, struct container *c, json_object *params, int
     return -1;
   if (proc_starttime(c->init_pid) != c->init_starttime)
     return berr_set(err, BERR_CONFLICT, "container %s is exiting", c->spec.name);
+  /* a process joining a frozen cgroup freezes too: it would hang */
+  if (c->paused)
+    return berr_set(err, BERR_CONFLICT, "container %s is paused; unpause it first", c->spec.name);
   struct exec_spec ex;
   memset(&ex, 0, sizeof ex);
   const char *workdir, *user;

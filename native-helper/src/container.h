@@ -46,6 +46,11 @@ int ctr_start(struct ctr_store *st, struct container *c, int attach_fd,
 /* SIGTERM now, SIGKILL after timeout_ms. The caller parks its reply with ctr_on_exit. */
 int ctr_stop(struct ctr_store *st, struct container *c, int64_t timeout_ms, berr_t *err);
 int ctr_kill(struct ctr_store *st, struct container *c, int sig, berr_t *err);
+/* container.pause / container.unpause: freezes or thaws the container's
+ * cgroup (docker pause); the container stays "running", with "paused": true,
+ * which survives a restart of berthd. Stopping or killing a paused container thaws it first. */
+int ctr_pause(struct ctr_store *st, struct container *c, bool pause, berr_t *err);
+bool ctr_is_paused(const struct container *c);
 /* Unmounts, deletes the cgroup and the directory, and frees c. volumes (rm -v)
  * also deletes its anonymous volumes that no other container uses (anonvol.h). */
 int ctr_remove(struct ctr_store *st, struct container *c, bool force, bool volumes, berr_t *err);

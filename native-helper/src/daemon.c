@@ -417,6 +417,23 @@ static enum outcome m_kill(struct call *c, json_object **result, berr_t *err) {
   return REPLY;
 }
 
+static enum outcome pause_method(struct call *c, const char *method, bool pause, json_object **result, berr_t *err) {
+  static const char *const keys[] = {"ref", NULL};
+  struct container *ctr;
+  if (check_keys(c, method, keys, err) == FAIL || find(c, &ctr, err) < 0 || ctr_pause(c->d->store, ctr, pause, err) < 0)
+    return FAIL;
+  *result = ctr_info(c->d->store, ctr, false);
+  return REPLY;
+}
+
+static enum outcome m_pause(struct call *c, json_object **result, berr_t *err) {
+  return pause_method(c, "container.pause", true, result, err);
+}
+
+static enum outcome m_unpause(struct call *c, json_object **result, berr_t *err) {
+  return pause_method(c, "container.unpause", false, result, err);
+}
+
 static enum outcome m_remove(struct call *c, json_object **result, berr_t *err) {
   static const char *const keys[] = {"ref", "force", "volumes", NULL};
   struct container *ctr;
@@ -799,6 +816,8 @@ static const struct {
     {"container.run", m_run},
     {"container.stop", m_stop},
     {"container.kill", m_kill},
+    {"container.pause", m_pause},
+    {"container.unpause", m_unpause},
     {"container.remove", m_remove},
     {"container.list", m_list},
     {"container.inspect", m_inspect},

@@ -4,7 +4,7 @@ import type { BerthApi, BerthEventName, BerthEvents, ContainerInfo, StatsSample 
 import { createBerthStore, MAX_FINISHED_PULLS, MAX_NOTICES, trimPulls, type PullEntry } from './store';
 
 function ctr(id: string, created: string, status: ContainerInfo['status'] = 'running'): ContainerInfo {
-  return { id, shortId: id.slice(0, 12), name: `n-${id}`, image: 'busybox:latest', imageId: 'sha256:1', command: ['sh'], status, created, startedAt: created, finishedAt: null, pid: 1, monitorPid: 1, exitCode: null, exitSignal: null, exitReason: null, oomKilled: false, network: { mode: 'none', name: null, ip: null, prefixLen: null, gateway: null, mac: null }, ports: [], mounts: [], restart: { policy: 'no', count: 0, nextAttempt: null } };
+  return { id, shortId: id.slice(0, 12), name: `n-${id}`, image: 'busybox:latest', imageId: 'sha256:1', command: ['sh'], status, created, startedAt: created, finishedAt: null, pid: 1, monitorPid: 1, exitCode: null, exitSignal: null, exitReason: null, oomKilled: false, paused: false, network: { mode: 'none', name: null, ip: null, prefixLen: null, gateway: null, mac: null }, ports: [], mounts: [], restart: { policy: 'no', count: 0, nextAttempt: null } };
 }
 
 function sample(id: string, t: number, usage: number): StatsSample {

@@ -126,6 +126,18 @@ export const VERBS: Record<string, VerbDef> = {
     stopAtPositional: false,
     flags: [{ key: 'signal', short: 's', long: 'signal', kind: 'value', arg: 'SIGNAL', help: 'signal name or number (default SIGKILL)' }],
   },
+  pause: {
+    usage: 'berth pause CONTAINER...',
+    summary: "Freeze every process of containers (their cgroup's freezer)",
+    stopAtPositional: false,
+    flags: [],
+  },
+  unpause: {
+    usage: 'berth unpause CONTAINER...',
+    summary: 'Let the processes of paused containers run again',
+    stopAtPositional: false,
+    flags: [],
+  },
   rm: {
     usage: 'berth rm [-f] [-v] CONTAINER...',
     summary: 'Remove containers',
@@ -301,6 +313,7 @@ export type Command =
   | { verb: 'logs'; ref: string; follow: boolean; timestamps: boolean; tail?: number }
   | { verb: 'stop'; refs: string[]; timeout?: number }
   | { verb: 'kill'; refs: string[]; signal?: string | number }
+  | { verb: 'pause' | 'unpause'; refs: string[] }
   | { verb: 'rm'; refs: string[]; force: boolean; volumes: boolean }
   | { verb: 'inspect'; refs: string[] }
   | { verb: 'top'; ref: string; json: boolean }
@@ -757,6 +770,10 @@ export function parseArgs(argv: readonly string[], opts: ParseOptions = {}): Com
       const signal = str(p, 'signal');
       return { verb, refs: p.positionals, ...(signal === undefined ? {} : { signal: normalizeSignal(signal) }) };
     }
+    case 'pause':
+    case 'unpause':
+      needPositionals(verb, p, 1, 'at least one CONTAINER');
+      return { verb, refs: p.positionals };
     case 'rm':
       needPositionals(verb, p, 1, 'at least one CONTAINER');
       return { verb, refs: p.positionals, force: bool(p, 'force'), volumes: bool(p, 'volumes') };

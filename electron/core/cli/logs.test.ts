@@ -69,6 +69,7 @@ describe('stats and ps helpers', () => {
       exitSignal: null,
       exitReason: null,
       oomKilled: false,
+      paused: false,
       network: { mode: 'none', name: null, ip: null, prefixLen: null, gateway: null, mac: null },
       ports: [],
       mounts: [],

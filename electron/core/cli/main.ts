@@ -511,6 +511,15 @@ async function dispatch(cmd: Command): Promise<number> {
         return ref;
       });
     }
+    case 'pause':
+    case 'unpause': {
+      const c = await helper();
+      const verb = cmd.verb;
+      return each(cmd.refs, verb, async (ref) => {
+        await c.call(`container.${verb}`, { ref });
+        return ref;
+      });
+    }
     case 'rm': {
       const c = await helper();
       return each(cmd.refs, 'rm', async (ref) => {

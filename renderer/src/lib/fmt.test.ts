@@ -68,6 +68,7 @@ describe('container state', () => {
     expect(containerState({ ...base, exitReason: 'stopped', oomKilled: false }).label).toBe('Stopped');
     expect(containerState({ ...base, exitCode: 0, exitReason: 'exited', oomKilled: false })).toEqual({ label: 'Exited (0)', tone: 'idle' });
     expect(containerState({ ...base, status: 'running', oomKilled: false }).label).toBe('Running');
+    expect(containerState({ ...base, status: 'running', oomKilled: false, paused: true })).toEqual({ label: 'Paused', tone: 'warn' });
   });
 });
 

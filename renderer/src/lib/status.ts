@@ -3,8 +3,8 @@ import type { ContainerInfo, NamespaceName } from '../../../electron/core/protoc
 
 export type Tone = 'ok' | 'warn' | 'bad' | 'idle' | 'info';
 
-export function containerState(c: Pick<ContainerInfo, 'status' | 'exitCode' | 'exitReason' | 'oomKilled'>): { label: string; tone: Tone } {
-  if (c.status === 'running') return { label: 'Running', tone: 'ok' };
+export function containerState(c: Pick<ContainerInfo, 'status' | 'exitCode' | 'exitReason' | 'oomKilled'> & { paused?: boolean }): { label: string; tone: Tone } {
+  if (c.status === 'running') return c.paused ? { label: 'Paused', tone: 'warn' } : { label: 'Running', tone: 'ok' };
   if (c.status === 'restarting') return { label: 'Restarting', tone: 'warn' };
   if (c.status === 'created') return { label: 'Created', tone: 'info' };
   if (c.oomKilled || c.exitReason === 'oom-killed') return { label: 'OOM killed', tone: 'bad' };
