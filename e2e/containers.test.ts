@@ -1,6 +1,6 @@
 // Containers through the UI: run busybox from the dialog, see it running, its PID tree,
 // a terminal, the memory chart's limit line, logs, namespaces, the start timeline, the
-// writable layer; then stop and remove it.
+// writable layer; pause and resume one; then stop and remove it.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
@@ -159,6 +159,20 @@ describe('containers', () => {
     await page.locator('.log-line mark').first().waitFor();
     await page.getByLabel('Search the log').fill('');
     await shot(page, env.screenshots, '07-logs');
+  });
+
+  it('pauses and resumes a container from its row', async () => {
+    await page.getByRole('button', { name: /Containers/ }).first().click();
+    const row = page.locator('[data-testid=container-row][data-name=e2e-ticker]');
+    await row.getByRole('button', { name: 'Pause e2e-ticker' }).click();
+    await expect.poll(() => row.getByTestId('state').textContent(), { timeout: 10000 }).toBe('Paused');
+    const paused = await client.call('container.inspect', { ref: 'e2e-ticker' });
+    expect(paused.paused).toBe(true);
+    expect(paused.status).toBe('running');
+    await shot(page, env.screenshots, '09b-paused');
+    await row.getByRole('button', { name: 'Resume e2e-ticker' }).click();
+    await expect.poll(() => row.getByTestId('state').textContent(), { timeout: 10000 }).toBe('Running');
+    expect((await client.call('container.inspect', { ref: 'e2e-ticker' })).paused).toBe(false);
   });
 
   it('stops and removes the container', async () => {

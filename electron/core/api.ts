@@ -164,6 +164,10 @@ export interface BerthCalls {
   stop(ref: string, timeoutSeconds?: number): Promise<ContainerInfo>;
   /** Sends a signal (name or number as text; SIGKILL by default). */
   kill(ref: string, signal?: string): Promise<ContainerInfo>;
+  /** Freezes every process of a running container (its cgroup's freezer); it stays running, `paused`. */
+  pause(ref: string): Promise<ContainerInfo>;
+  /** Lets a paused container's processes run again. */
+  unpause(ref: string): Promise<ContainerInfo>;
   /** Removes a container; a running one only with force (kills it first). */
   /** volumes: also remove the container's anonymous volumes that no other container uses */
   remove(ref: string, force?: boolean, volumes?: boolean): Promise<{ id: string }>;
@@ -297,6 +301,8 @@ export const BERTH_API_CALLS = [
   'startContainer',
   'stop',
   'kill',
+  'pause',
+  'unpause',
   'remove',
   'restartContainer',
   'containerInterfaces',

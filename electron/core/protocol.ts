@@ -512,6 +512,8 @@ export interface CommitParams {
   author?: string;
   /** changes to the image config, as for image.import */
   config?: ImageConfig;
+  /** pause a running container while its upper dir is read (default true, as docker commit) */
+  pause?: boolean;
 }
 
 export type ImageImportFormat = 'auto' | 'oci' | 'oci-archive' | 'docker-archive' | 'rootfs';

@@ -646,25 +646,71 @@ static int w_container_commit(struct worker *wk, void *arg, json_object **result
   return r;
 }
 
+/* A running container is paused while its commit reads its upper dir (as
+ * docker commit does by default), and resumed when the commit's worker ends. */
+#define MAX_COMMIT_PAUSES 64
+static struct {
+  pid_t pid;
+  char id[65];
+} commit_pauses[MAX_COMMIT_PAUSES];
+
+static bool note_commit_pause(pid_t pid, const char *id) {
+  for (int i = 0; i < MAX_COMMIT_PAUSES; i++)
+    if (!commit_pauses[i].pid) {
+      commit_pauses[i].pid = pid;
+      snprintf(commit_pauses[i].id, sizeof commit_pauses[i].id, "%s", id);
+      return true;
+    }
+  return false;
+}
+
+static void resume_after_commit(struct daemon *d, pid_t pid) {
+  for (int i = 0; i < MAX_COMMIT_PAUSES; i++) {
+    if (commit_pauses[i].pid != pid)
+      continue;
+    struct container *ctr;
+    berr_t err;
+    /* gone, or resumed by someone meanwhile: nothing to do */
+    if (ctr_find(d->store, commit_pauses[i].id, &ctr, &err) == 0 && ctr_is_paused(ctr) &&
+        ctr_pause(d->store, ctr, false, &err) < 0)
+      berthd_log("resume container %.12s after its commit: %s", commit_pauses[i].id, err.msg);
+    commit_pauses[i].pid = 0;
+    return;
+  }
+}
+
 static enum outcome m_container_commit(struct call *c, json_object **result, berr_t *err) {
-  static const char *const keys[] = {"ref", "image", "message", "author", "config", NULL};
+  static const char *const keys[] = {"ref", "image", "message", "author", "config", "pause", NULL};
   const char *ref, *image, *message, *author;
   json_object *config;
   struct container *ctr;
+  bool pause;
   (void)result;
   if (check_keys(c, "container.commit", keys, err) == FAIL ||
       param_string(c->params, "ref", true, &ref, err) < 0 ||
       param_string(c->params, "image", false, &image, err) < 0 ||
       param_string(c->params, "message", false, &message, err) < 0 ||
       param_string(c->params, "author", false, &author, err) < 0 ||
-      param_object(c->params, "config", &config, err) < 0 || ctr_find(c->d->store, ref, &ctr, err) < 0 ||
-      commit_check_params(image, config, err) < 0)
+      param_object(c->params, "config", &config, err) < 0 || param_bool(c->params, "pause", true, &pause, err) < 0 ||
+      ctr_find(c->d->store, ref, &ctr, err) < 0 || commit_check_params(image, config, err) < 0)
     return FAIL;
   if ((message && strlen(message) > 65536) || (author && strlen(author) > 1024)) {
     berr_set(err, BERR_INVALID, "container.commit: `message` is at most 65536 bytes, `author` 1024");
     return FAIL;
   }
-  return spawn_worker(c, w_container_commit, err);
+  bool paused_here = pause && ctr_is_running(ctr) && !ctr_is_paused(ctr);
+  if (paused_here && ctr_pause(c->d->store, ctr, true, err) < 0)
+    return FAIL;
+  char id[65];
+  snprintf(id, sizeof id, "%s", ctr_id(ctr));
+  enum outcome o = spawn_worker(c, w_container_commit, err);
+  if (paused_here && (o == FAIL || !note_commit_pause(worker_last_pid(), id))) {
+    /* no worker, or no room to remember it: resume now */
+    berr_t e;
+    if (ctr_pause(c->d->store, ctr, false, &e) < 0)
+      berthd_log("resume container %.12s: %s", id, e.msg);
+  }
+  return o;
 }
 
 static int w_container_export(struct worker *wk, void *arg, json_object **result, berr_t *err) {
@@ -746,9 +792,9 @@ static void note_image_worker(const char *method) {
 }
 
 static void on_child(void *ctx, pid_t pid, int status) {
-  (void)ctx;
   if (layers_walk_reaped(pid, status))
     return;
+  resume_after_commit(ctx, pid);
   for (int i = 0; i < MAX_IMAGE_WORKERS; i++)
     if (image_workers[i] == pid) {
       image_workers[i] = 0;

@@ -2,11 +2,15 @@
 // cgroup is frozen, its processes stop where they are (a counter it writes
 // stands still, read from the host through /proc/PID/root), it stays "running"
 // with paused: true; exec is refused meanwhile; unpause lets it go on; stop
-// and kill thaw it first; a restarted helper still knows it is paused.
+// and kill thaw it first; a restarted helper still knows it is paused; a
+// commit pauses a running container while it reads its changes (unless told
+// not to) and resumes it.
 import fs from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
-import { berth, berthOk, helperPid, inspect, processAlive, removeTracked, runDetached, sleep, waitExited, waitUntil } from './support/berth';
+import { HelperClient } from '../../electron/core/helper-client';
+import type { BerthdEvent } from '../../electron/core/protocol';
+import { berth, berthOk, helperPid, inspect, processAlive, removeTracked, runDetached, sleep, testEnv, uniqueName, waitExited, waitUntil } from './support/berth';
 import { restartHelper, killHelper } from './support/helper-control';
 
 /** A container that counts in /tmp/n, ten times a second. */
@@ -91,5 +95,42 @@ describe('pause and unpause', () => {
     await expectCounting(pid, false);
     await berthOk(['unpause', id]);
     await expectCounting(pid, true);
+  });
+
+  it('commit pauses a running container while it reads the changes and resumes it; --pause=false does not', async () => {
+    const id = await runDetached(COUNTER);
+    const { pid } = await inspect(id);
+    await waitUntil(() => fs.existsSync(`/proc/${pid}/root/tmp/n`), 5000);
+    const client = await HelperClient.connect(testEnv().socket);
+    const images: string[] = [];
+    try {
+      const events: BerthdEvent[] = [];
+      const sub = await client.stream('events.subscribe', {});
+      sub.on('event', (e) => e.type === 'container' && e.id.startsWith(id) && events.push(e));
+      const first = `${uniqueName('paused').toLowerCase()}:1`;
+      await berthOk(['commit', '-q', id, first]);
+      images.push(first);
+      await waitUntil(() => events.length >= 2, 5000);
+      expect(events.map((e) => e.action)).toEqual(['pause', 'unpause']);
+      expect((await inspect(id)).paused).toBe(false);
+      await expectCounting(pid, true);
+
+      events.length = 0;
+      const second = `${uniqueName('unpaused').toLowerCase()}:1`;
+      await berthOk(['commit', '-q', '--pause=false', id, second]);
+      images.push(second);
+      await sleep(300);
+      expect(events).toEqual([]);
+      // already paused by the user: the commit leaves it paused
+      await berthOk(['pause', id]);
+      const third = `${uniqueName('kept').toLowerCase()}:1`;
+      await berthOk(['commit', '-q', id, third]);
+      images.push(third);
+      expect((await inspect(id)).paused).toBe(true);
+      sub.close();
+    } finally {
+      for (const ref of images) await client.call('image.remove', { ref }).catch(() => undefined);
+      client.close();
+    }
   });
 });

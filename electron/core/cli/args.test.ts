@@ -270,9 +270,13 @@ describe('image verbs', () => {
       message: 'msg',
       author: 'me',
       config: { Cmd: ['sh'] },
+      pause: true,
       quiet: false,
     });
-    expect(parse(['commit', 'box'])).toEqual({ verb: 'commit', ref: 'box', config: {}, quiet: false });
+    expect(parse(['commit', 'box'])).toEqual({ verb: 'commit', ref: 'box', config: {}, pause: true, quiet: false });
+    expect(parse(['commit', '--pause=false', 'box'])).toMatchObject({ pause: false });
+    expect(parse(['commit', '-p', 'false', 'box'])).toMatchObject({ pause: false });
+    expect(() => parse(['commit', '--pause=no', 'box'])).toThrow(/--pause of commit takes true or false, not "no"/);
     expect(parse(['export', '-o', 'fs.tar', 'box'])).toEqual({ verb: 'export', ref: 'box', output: '/home/u/fs.tar' });
     expect(parse(['export', 'box'])).toEqual({ verb: 'export', ref: 'box' });
     expect(parse(['diff', 'box'])).toEqual({ verb: 'diff', ref: 'box', json: false });

@@ -231,13 +231,14 @@ export const VERBS: Record<string, VerbDef> = {
     flags: [{ key: 'noTrunc', long: 'no-trunc', kind: 'bool', help: 'full digests and commands' }, json],
   },
   commit: {
-    usage: 'berth commit [-m MESSAGE] [-a AUTHOR] [-c CHANGE]... CONTAINER [NAME[:TAG]]',
+    usage: 'berth commit [-m MESSAGE] [-a AUTHOR] [-c CHANGE]... [--pause=false] CONTAINER [NAME[:TAG]]',
     summary: "Make a new image from a container's changes",
     stopAtPositional: false,
     flags: [
       { key: 'message', short: 'm', long: 'message', kind: 'value', arg: 'MESSAGE', help: 'commit message (the history comment)' },
       { key: 'author', short: 'a', long: 'author', kind: 'value', arg: 'AUTHOR', help: 'author, e.g. "Jane <jane@example.com>"' },
       change('commit'),
+      { key: 'pause', short: 'p', long: 'pause', kind: 'value', arg: 'true|false', help: 'pause a running container while its changes are read (default true)' },
       { key: 'quiet', short: 'q', long: 'quiet', kind: 'bool', help: 'no progress' },
     ],
   },
@@ -331,7 +332,7 @@ export type Command =
   | { verb: 'layers'; ref: string; noTrunc: boolean; json: boolean }
   | { verb: 'image inspect'; refs: string[] }
   | { verb: 'image prune'; all: boolean; force: boolean; json: boolean }
-  | { verb: 'commit'; ref: string; image?: string; message?: string; author?: string; config: ImageConfig; quiet: boolean }
+  | { verb: 'commit'; ref: string; image?: string; message?: string; author?: string; config: ImageConfig; pause: boolean; quiet: boolean }
   | { verb: 'export'; ref: string; output?: string }
   | { verb: 'diff'; ref: string; json: boolean }
   | { verb: 'restart'; refs: string[]; timeout?: number }
@@ -839,9 +840,12 @@ export function parseArgs(argv: readonly string[], opts: ParseOptions = {}): Com
       const [ref, image] = p.positionals;
       const message = str(p, 'message');
       const author = str(p, 'author');
+      const pauseText = str(p, 'pause') ?? 'true';
+      if (pauseText !== 'true' && pauseText !== 'false') throw new UsageError(`--pause of commit takes true or false, not "${pauseText}"`, verb);
       return {
         verb,
         ref,
+        pause: pauseText === 'true',
         ...(image === undefined ? {} : { image }),
         ...(message === undefined ? {} : { message }),
         ...(author === undefined ? {} : { author }),

@@ -23,7 +23,7 @@ export function writeJson(value: unknown): void {
 }
 
 const IMAGE_VERBS = new Set(['run', 'rmi', 'tag', 'save', 'history', 'layers', 'image inspect', 'commit']);
-const CONTAINER_VERBS = new Set(['commit', 'export', 'diff', 'stop', 'kill', 'rm', 'logs', 'exec', 'top', 'stats']);
+const CONTAINER_VERBS = new Set(['commit', 'export', 'diff', 'stop', 'kill', 'pause', 'unpause', 'rm', 'logs', 'exec', 'top', 'stats']);
 
 /** What to do next, by error code; appended to the helper's own message. */
 export function hint(e: HelperError, verb: string): string {

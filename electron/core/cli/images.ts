@@ -353,6 +353,7 @@ async function cmdCommit(cmd: Extract<Command, { verb: 'commit' }>): Promise<num
       ...(cmd.message === undefined ? {} : { message: cmd.message }),
       ...(cmd.author === undefined ? {} : { author: cmd.author }),
       ...(Object.keys(cmd.config).length > 0 ? { config: cmd.config } : {}),
+      ...(cmd.pause ? {} : { pause: false }),
     },
     'Committing',
     cmd.quiet,

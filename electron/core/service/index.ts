@@ -408,6 +408,8 @@ export function createBerthService(source: HelperClient | ServiceOptions): Berth
     startContainer: (ref) => changed(withHelper((c) => c.call('container.start', { ref }))),
     stop: (ref, timeoutSeconds) => changed(withHelper((c) => c.call('container.stop', timeoutSeconds === undefined || timeoutSeconds === null ? { ref } : { ref, timeout: timeoutSeconds }))),
     kill: (ref, signal) => changed(withHelper((c) => c.call('container.kill', signal === undefined || signal === null ? { ref } : { ref, signal }))),
+    pause: (ref) => changed(withHelper((c) => c.call('container.pause', { ref }))),
+    unpause: (ref) => changed(withHelper((c) => c.call('container.unpause', { ref }))),
     remove: (ref, force, volumes) => changed(withHelper((c) => c.call('container.remove', { ref, force: force === true, ...(volumes ? { volumes: true } : {}) }))),
     restartContainer: (ref, timeoutSeconds) =>
       changed(withHelper((c) => c.call('container.restart', timeoutSeconds === undefined || timeoutSeconds === null ? { ref } : { ref, timeout: timeoutSeconds }))),

@@ -1,4 +1,4 @@
-// Start / stop / restart / kill / remove for one container, with a confirmation where data
+// Start / stop / restart / pause / resume / kill / remove for one container, with a confirmation where data
 // would be lost (removing deletes the writable layer; kill skips a clean shutdown).
 import { useState } from 'react';
 
@@ -7,7 +7,7 @@ import { api, useBerth } from '../berth';
 import { errorText } from './common';
 import { Confirm } from './Dialog';
 import { isActive } from '../lib/status';
-import { BoltIcon, PlayIcon, RestartIcon, StopIcon, TrashIcon } from './Icons';
+import { BoltIcon, PauseIcon, PlayIcon, RestartIcon, StopIcon, TrashIcon } from './Icons';
 
 type Pending = null | 'remove' | 'kill';
 
@@ -39,6 +39,8 @@ export function useContainerActions(c: ContainerInfo) {
   const start = () => void run('Start', () => api.startContainer(c.id));
   const stop = () => void run('Stop', () => api.stop(c.id));
   const restart = () => void run('Restart', () => api.restartContainer(c.id), `Restarted ${c.name}`);
+  const pause = () => void run('Pause', () => api.pause(c.id), `Paused ${c.name}`);
+  const resume = () => void run('Resume', () => api.unpause(c.id), `Resumed ${c.name}`);
   const askKill = () => setConfirm('kill');
   const askRemove = () => {
     setWithVolumes(false);
@@ -83,7 +85,7 @@ export function useContainerActions(c: ContainerInfo) {
       </Confirm>
     ) : null;
 
-  return { busy, start, stop, restart, askKill, askRemove, dialog };
+  return { busy, start, stop, restart, pause, resume, askKill, askRemove, dialog };
 }
 
 export type ContainerActionsApi = ReturnType<typeof useContainerActions>;
@@ -115,6 +117,18 @@ export function ActionButtons({ c, a, compact }: { c: ContainerInfo; a: Containe
             {a.busy === 'Restart' ? <span className="spinner" /> : <RestartIcon />}
             {!compact && 'Restart'}
           </button>
+          {running && !c.paused && (
+            <button type="button" className={size} onClick={a.pause} disabled={a.busy !== null} title="Pause: freeze every process (the cgroup freezer)" aria-label={`Pause ${c.name}`}>
+              {a.busy === 'Pause' ? <span className="spinner" /> : <PauseIcon />}
+              {!compact && 'Pause'}
+            </button>
+          )}
+          {running && c.paused && (
+            <button type="button" className={size} onClick={a.resume} disabled={a.busy !== null} title="Resume: let the frozen processes run again" aria-label={`Resume ${c.name}`}>
+              {a.busy === 'Resume' ? <span className="spinner" /> : <PlayIcon />}
+              {!compact && 'Resume'}
+            </button>
+          )}
           {running && (
             <button type="button" className={`${size} danger`} onClick={a.askKill} disabled={a.busy !== null} title="Kill (SIGKILL)" aria-label={`Kill ${c.name}`}>
               <BoltIcon />

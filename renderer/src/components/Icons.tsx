@@ -20,6 +20,7 @@ export const DiskIcon = ({ size = 16 }: P) =>
   base(size, [<ellipse key="a" cx="12" cy="6" rx="8" ry="3" />, <path key="b" d="M4 6v12c0 1.7 3.6 3 8 3s8-1.3 8-3V6" />, <path key="c" d="M4 12c0 1.7 3.6 3 8 3s8-1.3 8-3" />]);
 export const PlayIcon = ({ size = 14 }: P) => base(size, <path d="M7 4.5v15l12-7.5-12-7.5z" />);
 export const StopIcon = ({ size = 14 }: P) => base(size, <rect x="6" y="6" width="12" height="12" rx="1.5" />);
+export const PauseIcon = ({ size = 14 }: P) => base(size, [<rect key="a" x="6" y="5" width="4" height="14" rx="1" />, <rect key="b" x="14" y="5" width="4" height="14" rx="1" />]);
 export const TrashIcon = ({ size = 14 }: P) =>
   base(size, [<path key="a" d="M4 7h16" />, <path key="b" d="M9 7V4h6v3" />, <path key="c" d="M6 7l1 13h10l1-13" />]);
 export const BoltIcon = ({ size = 14 }: P) => base(size, <path d="M13 2L4 14h7l-1 8 9-12h-7l1-8z" />);

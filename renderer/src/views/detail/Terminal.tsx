@@ -17,6 +17,8 @@ export function Terminals({ c }: { c: ContainerInfo }) {
   const [error, setError] = useState<string | null>(null);
   const host = useRef<HTMLDivElement>(null);
   const running = c.status === 'running';
+  // a process exec'd into a frozen cgroup would freeze too
+  const canExec = running && !c.paused;
   const active = tabs.find((t) => t.session === current) ?? tabs[tabs.length - 1] ?? null;
 
   useEffect(() => {
@@ -64,7 +66,7 @@ export function Terminals({ c }: { c: ContainerInfo }) {
             </button>
           </div>
         ))}
-        <button type="button" className="btn ghost small" onClick={() => void add()} disabled={!running || busy} data-testid="new-terminal" title={running ? 'Open a shell (exec /bin/sh with a PTY)' : 'Start the container to open a shell'}>
+        <button type="button" className="btn ghost small" onClick={() => void add()} disabled={!canExec || busy} data-testid="new-terminal" title={canExec ? 'Open a shell (exec /bin/sh with a PTY)' : running ? 'Resume the container to open a shell' : 'Start the container to open a shell'}>
           {busy ? <span className="spinner" /> : <PlusIcon size={12} />} New shell
         </button>
         <span style={{ flex: 1 }} />
@@ -75,18 +77,20 @@ export function Terminals({ c }: { c: ContainerInfo }) {
         <div className="term-empty">
           <Empty
             icon={<TerminalIcon size={40} />}
-            title={running ? 'No shell open' : 'The container is not running'}
+            title={canExec ? 'No shell open' : running ? 'The container is paused' : 'The container is not running'}
             action={
-              running ? (
+              canExec ? (
                 <button type="button" className="btn primary" onClick={() => void add()} disabled={busy} data-testid="open-shell">
                   <PlusIcon /> Open a shell
                 </button>
               ) : undefined
             }
           >
-            {running
+            {canExec
               ? 'A shell here is a new process exec’d into the container: it joins every namespace and the cgroup of the container’s init. Sessions stay open when you switch views.'
-              : 'Start it to open a shell inside.'}
+              : running
+                ? 'Its cgroup is frozen: every process stands still where it was, and a new one would freeze too. Resume it to open a shell inside.'
+                : 'Start it to open a shell inside.'}
           </Empty>
         </div>
       )}
