@@ -16,45 +16,13 @@ import type { WorkerProgress } from '../../electron/core/protocol';
 import { goArch } from '../../electron/core/registry/client';
 import { pullImage, PullError, type PullProgress } from '../../electron/core/registry/pull';
 import { berth, nsInode, testEnv, waitUntil } from './support/berth';
-import { freePort } from '../support/net';
+import { freePort, slowProxy } from '../support/net';
 import { Layout, makeLayer as makeTestLayer, OCI_CONFIG, OCI_LAYER_GZ, OCI_MANIFEST, Registry, sha256, type Layer } from './support/registry';
 
 let tmp = '';
 
 /** A gzip'd tar of files, made under this file's temp dir. */
 const makeLayer = (files: Parameters<typeof makeTestLayer>[1]): Layer => makeTestLayer(tmp, files);
-
-/** A TCP proxy to `target` (host:port) that passes the replies at about `bytesPerSecond`. */
-async function slowProxy(target: string, bytesPerSecond: number): Promise<{ addr: string; close(): void }> {
-  const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((down) => {
-    const up = net.connect(port, host);
-    sockets.add(down).add(up);
-    down.pipe(up);
-    up.on('data', (chunk: Buffer) => {
-      up.pause();
-      down.write(chunk);
-      setTimeout(() => up.resume(), Math.ceil((chunk.length / bytesPerSecond) * 1000));
-    });
-    up.on('end', () => down.end());
-    for (const s of [up, down]) {
-      s.on('error', () => {
-        up.destroy();
-        down.destroy();
-      });
-      s.on('close', () => sockets.delete(s));
-    }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    addr: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
-    close() {
-      server.close();
-      for (const s of sockets) s.destroy();
-    },
-  };
-}
 
 /**
  * A TCP proxy to `target` that passes requests whole but cuts a response whose

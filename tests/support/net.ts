@@ -1,4 +1,4 @@
-// For the integration and e2e suites: loopback ports and HTTP probes.
+// For the integration and e2e suites: loopback ports, HTTP probes and a slow proxy.
 import http from 'node:http';
 import net from 'node:net';
 
@@ -24,4 +24,36 @@ export function httpStatus(url: string): Promise<number> {
       })
       .on('error', () => resolve(0));
   });
+}
+
+/** A TCP proxy to `target` (host:port) that passes the replies at about `bytesPerSecond`. */
+export async function slowProxy(target: string, bytesPerSecond: number): Promise<{ addr: string; close(): void }> {
+  const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((down) => {
+    const up = net.connect(port, host);
+    sockets.add(down).add(up);
+    down.pipe(up);
+    up.on('data', (chunk: Buffer) => {
+      up.pause();
+      down.write(chunk);
+      setTimeout(() => up.resume(), Math.ceil((chunk.length / bytesPerSecond) * 1000));
+    });
+    up.on('end', () => down.end());
+    for (const s of [up, down]) {
+      s.on('error', () => {
+        up.destroy();
+        down.destroy();
+      });
+      s.on('close', () => sockets.delete(s));
+    }
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    addr: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    close() {
+      server.close();
+      for (const s of sockets) s.destroy();
+    },
+  };
 }
