@@ -94,6 +94,7 @@ struct container {
   bool removing;
   bool remove_volumes; /* destroy also deletes its anonymous volumes (rm -v) */
   bool paused;         /* running, its cgroup frozen (container.pause) */
+  bool commit_paused;  /* paused by a commit, to be resumed when it ends */
   struct waiter *waiters;
   struct ctr_store *st; /* for the fd callbacks */
   struct container *next;
@@ -256,6 +257,7 @@ static int save_state(struct container *c, berr_t *err) {
   json_object_object_add(o, "exitReason", str_or_null(c->exit_reason));
   json_object_object_add(o, "oomKilled", json_object_new_boolean(c->oom_killed));
   json_object_object_add(o, "paused", json_object_new_boolean(c->paused));
+  json_object_object_add(o, "commitPaused", json_object_new_boolean(c->commit_paused));
   json_object_object_add(o, "startToExitUs",
                          c->start_to_exit_us >= 0 ? json_object_new_int64(c->start_to_exit_us) : NULL);
   json_object_object_add(o, "requested", str_or_null(request_names[c->requested]));
@@ -302,6 +304,7 @@ static int load_state(struct container *c, json_object *o, berr_t *err) {
   c->status = (enum ctr_status)s;
   json_object *pv = NULL;
   c->paused = c->status == ST_RUNNING && json_object_object_get_ex(o, "paused", &pv) && json_object_get_boolean(pv);
+  c->commit_paused = c->paused && json_object_object_get_ex(o, "commitPaused", &pv) && json_object_get_boolean(pv);
   copy_str(o, "created", c->created, sizeof c->created);
   copy_str(o, "startedAt", c->started_at, sizeof c->started_at);
   copy_str(o, "finishedAt", c->finished_at, sizeof c->finished_at);
@@ -420,7 +423,7 @@ static void record_exit(struct container *c) {
     snprintf(c->exit_reason, sizeof c->exit_reason, "killed");
   }
   c->status = ST_EXITED;
-  c->paused = false;
+  c->paused = c->commit_paused = false;
 }
 
 static void fire_waiters(struct ctr_store *st, struct container *c) {
@@ -697,6 +700,17 @@ static int load_one(struct ctr_store *st, const char *id, berr_t *err) {
         goto out;
       berthd_log("container %.12s (%s): re-adopted, monitor pid %d, init pid %d", c->spec.id,
                  c->spec.name, (int)c->monitor_pid, (int)c->init_pid);
+      if (c->commit_paused) {
+        /* paused by a commit of the berthd before: nobody is left to resume it */
+        berr_t e2;
+        if (cgroup_freeze(&c->cg, false, &e2) < 0) {
+          berthd_log("container %.12s: resume after an unfinished commit: %s", c->spec.id, e2.msg);
+        } else {
+          c->paused = c->commit_paused = false;
+          if (save_state(c, &e2) < 0)
+            berthd_log("container %.12s: %s", c->spec.id, e2.msg);
+        }
+      }
     } else {
       record_exit(c);
       berthd_log("container %.12s (%s): ended while berthd was away (%s)", c->spec.id,
@@ -1282,7 +1296,7 @@ static int thaw_for_signal(struct container *c, berr_t *err) {
     return 0;
   if (c->has_cg && cgroup_freeze(&c->cg, false, err) < 0)
     return berr_wrap(err, "resume container %s to signal it", c->spec.name);
-  c->paused = false;
+  c->paused = c->commit_paused = false;
   events_emit("container", "unpause", c->spec.id);
   return 0;
 }
@@ -1298,6 +1312,7 @@ int ctr_pause(struct ctr_store *st, struct container *c, bool pause, berr_t *err
   if (cgroup_freeze(&c->cg, pause, err) < 0)
     return berr_wrap(err, "%s container %s", pause ? "pause" : "resume", c->spec.name);
   c->paused = pause;
+  c->commit_paused = false;
   berr_t e2;
   if (save_state(c, &e2) < 0)
     berthd_log("container %.12s: %s", c->spec.id, e2.msg);
@@ -1306,6 +1321,23 @@ int ctr_pause(struct ctr_store *st, struct container *c, bool pause, berr_t *err
 }
 
 bool ctr_is_paused(const struct container *c) { return c->status == ST_RUNNING && c->paused; }
+
+int ctr_pause_for_commit(struct ctr_store *st, struct container *c, berr_t *err) {
+  if (ctr_pause(st, c, true, err) < 0)
+    return -1;
+  c->commit_paused = true;
+  berr_t e2;
+  if (save_state(c, &e2) < 0)
+    berthd_log("container %.12s: %s", c->spec.id, e2.msg);
+  return 0;
+}
+
+void ctr_resume_after_commit(struct ctr_store *st, struct container *c) {
+  berr_t err;
+  /* resumed (or paused again) by someone meanwhile: theirs to keep */
+  if (ctr_is_paused(c) && c->commit_paused && ctr_pause(st, c, false, &err) < 0)
+    berthd_log("resume container %.12s after its commit: %s", c->spec.id, err.msg);
+}
 
 int ctr_stop(struct ctr_store *st, struct container *c, int64_t timeout_ms, berr_t *err) {
   if (c->status != ST_RUNNING)

@@ -51,6 +51,11 @@ int ctr_kill(struct ctr_store *st, struct container *c, int sig, berr_t *err);
  * which survives a restart of berthd. Stopping or killing a paused container thaws it first. */
 int ctr_pause(struct ctr_store *st, struct container *c, bool pause, berr_t *err);
 bool ctr_is_paused(const struct container *c);
+/* A commit's pause (recorded as such), and its end: resumed unless someone
+ * resumed or paused it meanwhile. A berthd that finds a container still
+ * paused by a commit of the one before resumes it as it re-adopts it. */
+int ctr_pause_for_commit(struct ctr_store *st, struct container *c, berr_t *err);
+void ctr_resume_after_commit(struct ctr_store *st, struct container *c);
 /* Unmounts, deletes the cgroup and the directory, and frees c. volumes (rm -v)
  * also deletes its anonymous volumes that no other container uses (anonvol.h). */
 int ctr_remove(struct ctr_store *st, struct container *c, bool force, bool volumes, berr_t *err);

@@ -670,10 +670,8 @@ static void resume_after_commit(struct daemon *d, pid_t pid) {
       continue;
     struct container *ctr;
     berr_t err;
-    /* gone, or resumed by someone meanwhile: nothing to do */
-    if (ctr_find(d->store, commit_pauses[i].id, &ctr, &err) == 0 && ctr_is_paused(ctr) &&
-        ctr_pause(d->store, ctr, false, &err) < 0)
-      berthd_log("resume container %.12s after its commit: %s", commit_pauses[i].id, err.msg);
+    if (ctr_find(d->store, commit_pauses[i].id, &ctr, &err) == 0) /* not removed meanwhile */
+      ctr_resume_after_commit(d->store, ctr);
     commit_pauses[i].pid = 0;
     return;
   }
@@ -699,16 +697,14 @@ static enum outcome m_container_commit(struct call *c, json_object **result, ber
     return FAIL;
   }
   bool paused_here = pause && ctr_is_running(ctr) && !ctr_is_paused(ctr);
-  if (paused_here && ctr_pause(c->d->store, ctr, true, err) < 0)
+  if (paused_here && ctr_pause_for_commit(c->d->store, ctr, err) < 0)
     return FAIL;
   char id[65];
   snprintf(id, sizeof id, "%s", ctr_id(ctr));
   enum outcome o = spawn_worker(c, w_container_commit, err);
   if (paused_here && (o == FAIL || !note_commit_pause(worker_last_pid(), id))) {
     /* no worker, or no room to remember it: resume now */
-    berr_t e;
-    if (ctr_pause(c->d->store, ctr, false, &e) < 0)
-      berthd_log("resume container %.12s: %s", id, e.msg);
+    ctr_resume_after_commit(c->d->store, ctr);
   }
   return o;
 }

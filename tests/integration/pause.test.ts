@@ -11,7 +11,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { HelperClient } from '../../electron/core/helper-client';
 import type { BerthdEvent } from '../../electron/core/protocol';
 import { berth, berthOk, helperPid, inspect, processAlive, removeTracked, runDetached, sleep, testEnv, uniqueName, waitExited, waitUntil } from './support/berth';
-import { restartHelper, killHelper } from './support/helper-control';
+import { killHelper, killHelperAndWorkers, restartHelper } from './support/helper-control';
 
 /** A container that counts in /tmp/n, ten times a second. */
 const COUNTER = ['busybox', 'sh', '-c', 'trap "exit 0" TERM; i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.1; done'];
@@ -132,5 +132,26 @@ describe('pause and unpause', () => {
       for (const ref of images) await client.call('image.remove', { ref }).catch(() => undefined);
       client.close();
     }
+  });
+
+  it('a berthd killed in the middle of a commit that paused the container: the next one resumes it', async () => {
+    // 64 MiB of changes: the commit takes long enough to be killed in the middle
+    const id = await runDetached(['busybox', 'sh', '-c', 'head -c 67108864 /dev/urandom > /big; i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.1; done']);
+    const { pid } = await inspect(id);
+    await waitUntil(() => fs.existsSync(`/proc/${pid}/root/tmp/n`), 20000);
+    const client = await HelperClient.connect(testEnv().socket);
+    let fire: () => void = () => undefined;
+    const writing = new Promise<void>((r) => (fire = r));
+    const commit = client.work('container.commit', { ref: id, image: `${uniqueName('cut').toLowerCase()}:1` }, { onProgress: (ev) => ev.phase === 'write' && fire() }).catch((e: unknown) => e);
+    await writing;
+    expect((await berthOk(['ps'])).stdout).toMatch(/\(Paused\)/);
+    await killHelperAndWorkers();
+    expect(await commit).toBeInstanceOf(Error);
+    client.close();
+    await restartHelper('pause-commit');
+    const info = await inspect(id);
+    expect(info.status).toBe('running');
+    expect(info.paused).toBe(false);
+    await expectCounting(pid, true);
   });
 });
