@@ -166,6 +166,7 @@ describe('containers', () => {
     const row = page.locator('[data-testid=container-row][data-name=e2e-ticker]');
     await row.getByRole('button', { name: 'Pause e2e-ticker' }).click();
     await expect.poll(() => row.getByTestId('state').textContent(), { timeout: 10000 }).toBe('Paused');
+    await expect.poll(() => page.locator('.page-head .sub').textContent()).toMatch(/running \(1 paused\)/);
     const paused = await client.call('container.inspect', { ref: 'e2e-ticker' });
     expect(paused.paused).toBe(true);
     expect(paused.status).toBe('running');

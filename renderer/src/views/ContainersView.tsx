@@ -174,13 +174,14 @@ export function ContainersView() {
     );
   }, [containers, filter, showAll]);
   const running = containers?.filter((c) => c.status === 'running').length ?? 0;
+  const paused = containers?.filter((c) => c.status === 'running' && c.paused).length ?? 0;
 
   return (
     <>
       <div className="page-head">
         <div>
           <h1>Containers</h1>
-          <div className="sub num">{containers ? `${running} running · ${containers.length} in total` : helperDown ? 'Waiting for the helper' : 'Connecting…'}</div>
+          <div className="sub num">{containers ? `${running} running${paused ? ` (${paused} paused)` : ''} · ${containers.length} in total` : helperDown ? 'Waiting for the helper' : 'Connecting…'}</div>
         </div>
         <div className="spacer" />
         <label className="check small">
