@@ -14,6 +14,7 @@
 #include "protocol.h"
 #include "server.h"
 #include "util.h"
+#include "worker.h"
 
 /* Walks at once; one more is refused (a client asking for this many big
  * images at the same moment can ask again). */
@@ -33,18 +34,11 @@ struct walk {
 
 static struct walk walks[MAX_WALKS];
 
-/* The child: a plain process again, with nothing of the daemon's open but
- * the answer's memfd (another client's connection held open here would
- * never see its end) and stderr. */
+/* The child: a plain process again, as a worker is, holding the answer's
+ * memfd (as fd 3) and nothing else of the daemon's. */
 static void walk_child(int answer_fd, const char *root, const char *ref) {
   (void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-  sigset_t none;
-  sigemptyset(&none);
-  sigprocmask(SIG_SETMASK, &none, NULL);
-  signal(SIGTERM, SIG_DFL);
-  signal(SIGINT, SIG_DFL);
-  signal(SIGHUP, SIG_DFL);
-  if ((answer_fd != 3 && dup2(answer_fd, 3) < 0) || close_range(4, ~0U, 0) < 0)
+  if (worker_child_reset(answer_fd) < 0)
     _exit(2);
   json_object *result = NULL;
   berr_t err;

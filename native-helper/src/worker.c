@@ -36,15 +36,24 @@ static void hint_full_disk(berr_t *err) {
   memcpy(err->msg + n, hint, sizeof hint);
 }
 
-static void child(int fd, json_object *id, worker_fn fn, void *arg) {
-  /* back to a plain process: signals as usual (SIGPIPE stays ignored so a
-   * gone client is an EPIPE), a blocking socket */
+int worker_child_reset(int keep_fd) {
+  /* keep fd as 3 and nothing else of the daemon's: another client's
+   * connection held open here would never see its EOF */
+  if ((keep_fd != 3 && dup2(keep_fd, 3) < 0) || close_range(4, ~0U, 0) < 0)
+    return -1;
+  (void)fcntl(3, F_SETFD, FD_CLOEXEC);
+  /* signals as usual (SIGPIPE stays ignored so a gone client is an EPIPE) */
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
   signal(SIGTERM, SIG_DFL);
   signal(SIGINT, SIG_DFL);
   signal(SIGHUP, SIG_DFL);
+  return 0;
+}
+
+static void child(int fd, json_object *id, worker_fn fn, void *arg) {
+  /* a blocking socket */
   int fl = fcntl(fd, F_GETFL);
   if (fl >= 0)
     (void)fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
@@ -98,14 +107,8 @@ int worker_spawn(struct conn *c, json_object *id, worker_fn fn, void *arg, berr_
   if (pid < 0)
     return berr_sys(err, errno, "fork a worker");
   if (pid == 0) {
-    /* keep the connection as fd 3 and nothing else of the daemon's: another
-     * client's connection held open here would never see its EOF */
-    int fd = conn_fd(c);
-    if (fd != 3 && dup2(fd, 3) < 0)
+    if (worker_child_reset(conn_fd(c)) < 0)
       _exit(1);
-    if (close_range(4, ~0U, 0) < 0)
-      _exit(1);
-    (void)fcntl(3, F_SETFD, FD_CLOEXEC);
     child(3, id, fn, arg);
   }
   last_pid = pid;

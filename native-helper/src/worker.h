@@ -32,6 +32,10 @@ typedef int (*worker_fn)(struct worker *w, void *arg, json_object **result, berr
  * of the daemon's but the connection (and stderr). The parent forgets the
  * connection. arg is used in the child only (its copy of memory). */
 int worker_spawn(struct conn *c, json_object *id, worker_fn fn, void *arg, berr_t *err);
+/* In a child forked from the daemon: a plain process again (signals as
+ * usual, SIGPIPE still ignored) that holds keep_fd, as fd 3, and stdio only.
+ * -1 (errno) when the fds could not be arranged. */
+int worker_child_reset(int keep_fd);
 /* The pid of the worker the last successful worker_spawn forked (the daemon
  * tells image-changing workers' exits from other children's by it). */
 pid_t worker_last_pid(void);
