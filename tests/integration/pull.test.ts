@@ -16,7 +16,7 @@ import type { WorkerProgress } from '../../electron/core/protocol';
 import { goArch } from '../../electron/core/registry/client';
 import { pullImage, PullError, type PullProgress } from '../../electron/core/registry/pull';
 import { berth, nsInode, testEnv, waitUntil } from './support/berth';
-import { freePort, slowProxy } from '../support/net';
+import { freePort, slowProxy, tcpProxy, type TcpProxy } from '../support/net';
 import { Layout, makeLayer as makeTestLayer, OCI_CONFIG, OCI_LAYER_GZ, OCI_MANIFEST, Registry, sha256, type Layer } from './support/registry';
 
 let tmp = '';
@@ -28,13 +28,9 @@ const makeLayer = (files: Parameters<typeof makeTestLayer>[1]): Layer => makeTes
  * A TCP proxy to `target` that passes requests whole but cuts a response whose
  * request names `cutPath` after `afterBytes` bytes (a connection lost mid-download).
  */
-async function cuttingProxy(target: string, cutPath: string, afterBytes: number): Promise<{ addr: string; cuts: number; close(): void }> {
-  const port = Number(target.slice(target.lastIndexOf(':') + 1));
-  const sockets = new Set<net.Socket>();
-  const state = { cuts: 0 };
-  const server = net.createServer((down) => {
-    const up = net.connect(port, '127.0.0.1');
-    sockets.add(down).add(up);
+async function cuttingProxy(target: string, cutPath: string, afterBytes: number): Promise<TcpProxy & { cuts: number }> {
+  let cuts = 0;
+  const proxy = await tcpProxy(target, (down, up) => {
     let cutting = false;
     let passed = 0;
     down.on('data', (chunk: Buffer) => {
@@ -47,31 +43,28 @@ async function cuttingProxy(target: string, cutPath: string, afterBytes: number)
       passed += chunk.length;
       if (room > 0) down.write(chunk.subarray(0, room));
       if (passed >= afterBytes) {
-        state.cuts++;
+        cuts++;
         down.destroy();
         up.destroy();
       }
     });
-    up.on('end', () => down.end());
-    for (const s of [up, down]) {
-      s.on('error', () => {
-        up.destroy();
-        down.destroy();
-      });
-      s.on('close', () => sockets.delete(s));
-    }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    addr: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    ...proxy,
     get cuts() {
-      return state.cuts;
-    },
-    close() {
-      server.close();
-      for (const s of sockets) s.destroy();
+      return cuts;
     },
   };
+}
+
+/** Passes a request on to the registry on `port` without its Authorization (a gate in front of it). */
+function forwardToRegistry(port: number, req: http.IncomingMessage, res: http.ServerResponse): void {
+  const up = http.request({ host: '127.0.0.1', port, path: req.url, method: req.method, headers: { ...req.headers, authorization: '' } }, (ur) => {
+    res.writeHead(ur.statusCode ?? 502, ur.headers);
+    ur.pipe(res);
+  });
+  up.on('error', () => res.destroy());
+  req.pipe(up);
 }
 
 describe('pull from a registry', () => {
@@ -383,12 +376,7 @@ describe('pull from a registry', () => {
         res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="http://127.0.0.1:${port}/token",service="gate",scope="repository:team/app:pull"` }).end();
         return;
       }
-      const up = http.request({ host: '127.0.0.1', port: reg.port, path: req.url, method: req.method, headers: { ...req.headers, authorization: '' } }, (ur) => {
-        res.writeHead(ur.statusCode ?? 502, ur.headers);
-        ur.pipe(res);
-      });
-      up.on('error', () => res.destroy());
-      req.pipe(up);
+      forwardToRegistry(reg.port, req, res);
     });
     await new Promise<void>((r) => gate.listen(0, '127.0.0.1', r));
     try {
@@ -431,12 +419,7 @@ describe('pull from a registry', () => {
         res.writeHead(401, { 'WWW-Authenticate': `Bearer realm="http://127.0.0.1:${port}/token",service="gate"` }).end();
         return;
       }
-      const up = http.request({ host: '127.0.0.1', port: reg.port, path: req.url, method: req.method, headers: { ...req.headers, authorization: '' } }, (ur) => {
-        res.writeHead(ur.statusCode ?? 502, ur.headers);
-        ur.pipe(res);
-      });
-      up.on('error', () => res.destroy());
-      req.pipe(up);
+      forwardToRegistry(reg.port, req, res);
     });
     await new Promise<void>((r) => gate.listen(0, '127.0.0.1', r));
     try {

@@ -26,19 +26,24 @@ export function httpStatus(url: string): Promise<number> {
   });
 }
 
-/** A TCP proxy to `target` (host:port) that passes the replies at about `bytesPerSecond`. */
-export async function slowProxy(target: string, bytesPerSecond: number): Promise<{ addr: string; close(): void }> {
+export interface TcpProxy {
+  /** 127.0.0.1:PORT to connect to instead of the target */
+  addr: string;
+  close(): void;
+}
+
+/**
+ * A TCP proxy on loopback to `target` (host:port): for each connection, `relay` moves
+ * the bytes between the client's socket (`down`) and the target's (`up`); ends, errors
+ * and close() are handled here.
+ */
+export async function tcpProxy(target: string, relay: (down: net.Socket, up: net.Socket) => void): Promise<TcpProxy> {
   const [host, port] = [target.slice(0, target.lastIndexOf(':')), Number(target.slice(target.lastIndexOf(':') + 1))];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((down) => {
     const up = net.connect(port, host);
     sockets.add(down).add(up);
-    down.pipe(up);
-    up.on('data', (chunk: Buffer) => {
-      up.pause();
-      down.write(chunk);
-      setTimeout(() => up.resume(), Math.ceil((chunk.length / bytesPerSecond) * 1000));
-    });
+    relay(down, up);
     up.on('end', () => down.end());
     for (const s of [up, down]) {
       s.on('error', () => {
@@ -56,4 +61,16 @@ export async function slowProxy(target: string, bytesPerSecond: number): Promise
       for (const s of sockets) s.destroy();
     },
   };
+}
+
+/** A TCP proxy to `target` (host:port) that passes the replies at about `bytesPerSecond`. */
+export function slowProxy(target: string, bytesPerSecond: number): Promise<TcpProxy> {
+  return tcpProxy(target, (down, up) => {
+    down.pipe(up);
+    up.on('data', (chunk: Buffer) => {
+      up.pause();
+      down.write(chunk);
+      setTimeout(() => up.resume(), Math.ceil((chunk.length / bytesPerSecond) * 1000));
+    });
+  });
 }
