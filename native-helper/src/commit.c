@@ -739,6 +739,7 @@ out:
   json_object_put(cfg);
   json_object_put(man);
   image_record_free(&rec);
+  image_lease_release(root); /* the new image names its layer now (or the commit failed) */
   return ret;
 }
 

@@ -12,7 +12,9 @@
  * Content added in step 2 that no image references yet is noted in the
  * writer's lease first (image_lease_note; a pull's blob.put workers join the
  * client's lease), so prune keeps it while the writer lives and removes it
- * once the writer is gone without recording an image. */
+ * once the writer is gone without recording an image. An import or commit
+ * ends its lease itself before it replies (its image names the content now),
+ * so a prune right after the reply need not wait for the worker to exit. */
 #ifndef BERTH_IMAGE_INTERNAL_H
 #define BERTH_IMAGE_INTERNAL_H
 
@@ -177,7 +179,8 @@ int image_lease_join(const char *root, const char *id, berr_t *err);
  * first use (held until it exits: call it in workers, not in the daemon).
  * Call BEFORE making the content visible. Invalid digests are ignored. */
 int image_lease_note(const char *root, const char *digest, berr_t *err);
-/* Ends this process's lease (workers just exit; tests and long-lived callers). */
+/* Ends this process's lease (import and commit, once their image is
+ * recorded or they failed; a joined lease is only let go, not removed). */
 void image_lease_release(const char *root);
 /* Notes a digest in the lease id without joining it (the daemon, blob.stat). */
 int image_lease_note_to(const char *root, const char *id, const char *digest, berr_t *err);

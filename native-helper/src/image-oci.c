@@ -1298,6 +1298,10 @@ out:
   import_free(&im);
   berr_t ignored;
   rm_rf(work, &ignored);
+  /* the images now name what the lease kept (or the import failed): a prune
+   * after the reply may take what is unreferenced, without waiting for this
+   * worker to exit */
+  image_lease_release(root);
   return r;
 }
 

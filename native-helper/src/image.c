@@ -23,6 +23,7 @@
 #include "digest.h"
 #include "image-volumes.h"
 #include "layer.h"
+#include "server.h"
 #include "util.h"
 
 #define JSON_FLAGS (JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
@@ -1479,11 +1480,18 @@ int image_remove(const char *root, const char *ref, bool force, image_in_use_fn 
     goto out;
   if (delete_content) {
     json_object_array_add(removed, json_object_new_string(l.id));
-    /* Everything the remaining images still reference stays. */
+    /* Everything the remaining images still reference stays, and what a
+     * pull, import or commit at work has noted in its lease (a layer it found
+     * in the store and counts on). */
     keep = json_object_new_object();
     berr_t e2;
     if (image_referenced_set(root, idx, keep, &e2) < 0) {
       /* an unreadable image could share anything: keep all rather than guess */
+      ret = 0;
+      goto reply;
+    }
+    if (image_leases_collect(root, keep, &e2) < 0) {
+      berthd_log("image.remove %.19s: %s; its files stay for image prune", l.id, e2.msg);
       ret = 0;
       goto reply;
     }

@@ -205,6 +205,20 @@ describe('image archives and housekeeping', () => {
     expect(files(storeDir('tmp')).filter((f) => f !== 'partial')).toEqual([]);
   });
 
+  it('an image removed right after its import takes its layers along: the import holds no lease past its reply', async () => {
+    const quick = path.join(tmp, 'quick');
+    buildLayout(quick, 'q'); // layers no other image has
+    const treesBefore = files(storeDir('layers/sha256'));
+    const blobsBefore = files(storeDir('blobs/sha256'));
+    const imgs = await importPath({ path: quick, ref: `${name}-quick` });
+    // at once (the import's worker may still be ending its connection), the image with more layers first
+    for (const ref of [`${name}-quick:app`, `${name}-quick:base`]) await client.call('image.remove', { ref });
+    expect(imgs.map((i) => i.refs).flat().sort()).toEqual([`${name}-quick:app`, `${name}-quick:base`]);
+    expect(files(storeDir('layers/sha256'))).toEqual(treesBefore);
+    expect(files(storeDir('blobs/sha256'))).toEqual(blobsBefore);
+    expect((await client.call('image.prune', {})).reclaimedBytes).toBe(0);
+  });
+
   it('prune keeps an untagged image a container uses, and removes it once the container is gone', async () => {
     const solo = path.join(tmp, 'solo');
     buildLayout(solo, 's'); // layers no other image has
