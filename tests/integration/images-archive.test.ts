@@ -216,7 +216,6 @@ describe('image archives and housekeeping', () => {
     expect(imgs.map((i) => i.refs).flat().sort()).toEqual([`${name}-quick:app`, `${name}-quick:base`]);
     expect(files(storeDir('layers/sha256'))).toEqual(treesBefore);
     expect(files(storeDir('blobs/sha256'))).toEqual(blobsBefore);
-    expect((await client.call('image.prune', {})).reclaimedBytes).toBe(0);
   });
 
   it('prune keeps an untagged image a container uses, and removes it once the container is gone', async () => {
