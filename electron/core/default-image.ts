@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import type { HelperClient } from './helper-client';
+import { HelperError, type HelperClient } from './helper-client';
 import type { ImageSummary } from './protocol';
 
 export const DEFAULT_IMAGE = 'busybox:latest';
@@ -20,6 +20,22 @@ export function isDefaultImageRef(ref: string): boolean {
 export async function hasDefaultImage(client: HelperClient): Promise<boolean> {
   const { images } = await client.call('image.list');
   return images.some((i) => i.refs.includes(DEFAULT_IMAGE));
+}
+
+/**
+ * Runs fn (a create or run of image); when the image is the default one and it is not
+ * there yet, makes it and runs fn once more: the default image is made on first use.
+ */
+export async function withDefaultImage<T>(client: HelperClient, image: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof HelperError && e.code === 'not_found' && isDefaultImageRef(image) && !(await hasDefaultImage(client))) {
+      await ensureDefaultImage(client);
+      return await fn();
+    }
+    throw e;
+  }
 }
 
 /** Imports busybox:latest unless it is there; returns the image when it was made. */

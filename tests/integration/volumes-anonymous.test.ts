@@ -274,6 +274,13 @@ describe('volume prune', () => {
     const usedVol = await anonymousAt(user, '/data');
     await berthOk(['rm', left]); // its volume stays, unused
 
+    // without -f it asks, and a no keeps everything
+    const asked = await berth(['volume', 'prune'], { input: 'n\n' });
+    expect(asked.status).toBe(0);
+    expect(asked.stderr).toMatch(/WARNING! This will remove anonymous local volumes not used by at least one container\.\nAre you sure you want to continue\? \[y\/N\]/);
+    expect(asked.stdout).toBe('');
+    expect(await volumeNamed(leftVol)).toMatchObject({ anonymous: true });
+
     const pruned = await berthJson<{ removed: string[]; reclaimedBytes: number }>(['volume', 'prune', '-f', '--json']);
     expect(pruned.removed).toContain(leftVol);
     expect(pruned.removed).not.toContain(named);

@@ -4,6 +4,7 @@ import path from 'node:path';
 
 import { parseSize } from '../format';
 import { NAMESPACE_NAMES, type ContainerSpec, type ExecParams, type ImageConfig, type NamespaceName } from '../protocol';
+import { CONTAINER_SUBCOMMANDS, LIFECYCLE_VERBS, type LifecycleCommand } from './lifecycle-args';
 import { NETWORK_VERBS, networkSubcommand, parsePortFlag, type NetworkCommand } from './network-args';
 import { storageSpec } from './storage-args';
 
@@ -48,40 +49,50 @@ const change = (verb: string): FlagDef => ({
   help: `CMD, ENTRYPOINT, ENV, WORKDIR, USER, EXPOSE, VOLUME, LABEL or STOPSIGNAL, as in a Dockerfile (repeatable; ${verb})`,
 });
 
+const RUN_FLAGS: FlagDef[] = [
+    { key: 'detach', short: 'd', long: 'detach', kind: 'bool', help: 'run in the background and print the container id' },
+    { key: 'interactive', short: 'i', long: 'interactive', kind: 'bool', help: 'keep stdin open and forward it' },
+    { key: 'tty', short: 't', long: 'tty', kind: 'bool', help: 'allocate a pseudo-terminal' },
+    { key: 'rm', long: 'rm', kind: 'bool', help: 'remove the container when it exits' },
+    { key: 'name', long: 'name', kind: 'value', arg: 'NAME', help: 'name the container' },
+    { key: 'env', short: 'e', long: 'env', kind: 'list', arg: 'K=V', help: 'set an environment variable (repeatable)' },
+    { key: 'memory', short: 'm', long: 'memory', kind: 'value', arg: 'SIZE', help: 'memory limit, e.g. 64m (b, k, m, g)' },
+    { key: 'cpus', long: 'cpus', kind: 'value', arg: 'N', help: 'CPU quota in CPUs, e.g. 0.5' },
+    { key: 'cpuWeight', long: 'cpu-weight', kind: 'value', arg: 'N', help: 'relative CPU weight, 1..10000 (default 100)' },
+    { key: 'pids', long: 'pids-limit', kind: 'value', arg: 'N', help: 'maximum number of processes' },
+    { key: 'hostname', long: 'hostname', kind: 'value', arg: 'NAME', help: 'hostname inside the container (default: the short id)' },
+    { key: 'user', short: 'u', long: 'user', kind: 'value', arg: 'USER[:GROUP]', help: "user (and group) to run as: numbers, or names from the image's /etc/passwd and /etc/group" },
+    { key: 'workdir', short: 'w', long: 'workdir', kind: 'value', arg: 'DIR', help: 'working directory inside the container' },
+    { key: 'entrypoint', long: 'entrypoint', kind: 'value', arg: 'CMD', help: "override the image's entrypoint" },
+    { key: 'ns', long: 'ns', kind: 'value', arg: 'LIST', help: 'exactly the namespaces to isolate, e.g. pid,mount (the rest are shared with the host)' },
+    { key: 'userns', long: 'userns', kind: 'bool', help: 'add a user namespace' },
+    { key: 'pidMode', long: 'pid', kind: 'value', arg: 'host', help: "share the host's PID namespace" },
+    { key: 'network', long: 'network', aliases: ['net'], kind: 'value', arg: 'NAME', help: "bridge (default): own address behind NAT; a network's name; host: share the host's network; none: only loopback" },
+    { key: 'publish', short: 'p', long: 'publish', kind: 'list', arg: '[IP:]HOST:CTR[/udp]', help: 'publish a container port on the host (127.0.0.1 unless IP is given; repeatable)' },
+    { key: 'utsMode', long: 'uts', kind: 'value', arg: 'host', help: "share the host's UTS namespace (hostname)" },
+    { key: 'ipcMode', long: 'ipc', kind: 'value', arg: 'host', help: "share the host's IPC namespace" },
+    { key: 'cgroupnsMode', long: 'cgroupns', kind: 'value', arg: 'host', help: "share the host's cgroup namespace" },
+    { key: 'volume', short: 'v', long: 'volume', kind: 'list', arg: 'SRC:DST[:ro]', help: 'bind a host path (SRC absolute or ./relative) or mount a named volume (SRC a name, made when missing) (repeatable)' },
+    { key: 'mount', long: 'mount', kind: 'list', arg: 'type=..,source=..,target=..', help: 'a bind, volume or tmpfs mount: type=bind|volume|tmpfs,source=,target=[,readonly][,tmpfs-size=][,tmpfs-mode=] (repeatable)' },
+    { key: 'tmpfs', long: 'tmpfs', kind: 'list', arg: 'DST[:size=64m,mode=1777]', help: 'mount a tmpfs (repeatable)' },
+    { key: 'restart', long: 'restart', kind: 'value', arg: 'POLICY', help: 'no (default), on-failure[:N], always or unless-stopped' },
+];
+
 export const VERBS: Record<string, VerbDef> = {
   run: {
     usage: 'berth run [OPTIONS] IMAGE [CMD...]',
     summary: 'Create and start a container',
     stopAtPositional: true,
-    flags: [
-      { key: 'detach', short: 'd', long: 'detach', kind: 'bool', help: 'run in the background and print the container id' },
-      { key: 'interactive', short: 'i', long: 'interactive', kind: 'bool', help: 'keep stdin open and forward it' },
-      { key: 'tty', short: 't', long: 'tty', kind: 'bool', help: 'allocate a pseudo-terminal' },
-      { key: 'rm', long: 'rm', kind: 'bool', help: 'remove the container when it exits' },
-      { key: 'name', long: 'name', kind: 'value', arg: 'NAME', help: 'name the container' },
-      { key: 'env', short: 'e', long: 'env', kind: 'list', arg: 'K=V', help: 'set an environment variable (repeatable)' },
-      { key: 'memory', short: 'm', long: 'memory', kind: 'value', arg: 'SIZE', help: 'memory limit, e.g. 64m (b, k, m, g)' },
-      { key: 'cpus', long: 'cpus', kind: 'value', arg: 'N', help: 'CPU quota in CPUs, e.g. 0.5' },
-      { key: 'cpuWeight', long: 'cpu-weight', kind: 'value', arg: 'N', help: 'relative CPU weight, 1..10000 (default 100)' },
-      { key: 'pids', long: 'pids-limit', kind: 'value', arg: 'N', help: 'maximum number of processes' },
-      { key: 'hostname', long: 'hostname', kind: 'value', arg: 'NAME', help: 'hostname inside the container (default: the short id)' },
-      { key: 'user', short: 'u', long: 'user', kind: 'value', arg: 'USER[:GROUP]', help: "user (and group) to run as: numbers, or names from the image's /etc/passwd and /etc/group" },
-      { key: 'workdir', short: 'w', long: 'workdir', kind: 'value', arg: 'DIR', help: 'working directory inside the container' },
-      { key: 'entrypoint', long: 'entrypoint', kind: 'value', arg: 'CMD', help: "override the image's entrypoint" },
-      { key: 'ns', long: 'ns', kind: 'value', arg: 'LIST', help: 'exactly the namespaces to isolate, e.g. pid,mount (the rest are shared with the host)' },
-      { key: 'userns', long: 'userns', kind: 'bool', help: 'add a user namespace' },
-      { key: 'pidMode', long: 'pid', kind: 'value', arg: 'host', help: "share the host's PID namespace" },
-      { key: 'network', long: 'network', aliases: ['net'], kind: 'value', arg: 'NAME', help: "bridge (default): own address behind NAT; a network's name; host: share the host's network; none: only loopback" },
-      { key: 'publish', short: 'p', long: 'publish', kind: 'list', arg: '[IP:]HOST:CTR[/udp]', help: 'publish a container port on the host (127.0.0.1 unless IP is given; repeatable)' },
-      { key: 'utsMode', long: 'uts', kind: 'value', arg: 'host', help: "share the host's UTS namespace (hostname)" },
-      { key: 'ipcMode', long: 'ipc', kind: 'value', arg: 'host', help: "share the host's IPC namespace" },
-      { key: 'cgroupnsMode', long: 'cgroupns', kind: 'value', arg: 'host', help: "share the host's cgroup namespace" },
-      { key: 'volume', short: 'v', long: 'volume', kind: 'list', arg: 'SRC:DST[:ro]', help: 'bind a host path (SRC absolute or ./relative) or mount a named volume (SRC a name, made when missing) (repeatable)' },
-      { key: 'mount', long: 'mount', kind: 'list', arg: 'type=..,source=..,target=..', help: 'a bind, volume or tmpfs mount: type=bind|volume|tmpfs,source=,target=[,readonly][,tmpfs-size=][,tmpfs-mode=] (repeatable)' },
-      { key: 'tmpfs', long: 'tmpfs', kind: 'list', arg: 'DST[:size=64m,mode=1777]', help: 'mount a tmpfs (repeatable)' },
-      { key: 'restart', long: 'restart', kind: 'value', arg: 'POLICY', help: 'no (default), on-failure[:N], always or unless-stopped' },
-    ],
+    flags: RUN_FLAGS,
   },
+  create: {
+    usage: 'berth create [OPTIONS] IMAGE [CMD...]',
+    summary: "Create a container without starting it (run's options; berth start starts it)",
+    stopAtPositional: true,
+    flags: RUN_FLAGS.filter((f) => f.key !== 'detach'),
+  },
+  start: LIFECYCLE_VERBS.start,
+  wait: LIFECYCLE_VERBS.wait,
   ps: {
     usage: 'berth ps [-a] [-q] [--json]',
     summary: 'List containers',
@@ -254,6 +265,9 @@ export const VERBS: Record<string, VerbDef> = {
     stopAtPositional: false,
     flags: [json],
   },
+  container: LIFECYCLE_VERBS.container,
+  'container prune': LIFECYCLE_VERBS['container prune'],
+  events: LIFECYCLE_VERBS.events,
   image: {
     usage: 'berth image ls|rm|inspect|prune|history|layers|tag|pull|load|save|import [ARGS...]',
     summary: 'Manage images (berth image prune, berth image inspect; the rest are aliases of the top-level verbs)',
@@ -343,6 +357,7 @@ export type Command =
   | { verb: 'volume prune'; all: boolean; force: boolean; json: boolean }
   | { verb: 'version' }
   | NetworkCommand
+  | LifecycleCommand
   | { verb: 'help'; topic?: string };
 
 type FlagValues = Map<string, string | boolean | string[]>;
@@ -425,7 +440,7 @@ function parseFlags(verb: string, def: VerbDef, argv: string[]): Parsed {
       continue;
     }
     positionals.push(a);
-    if (def.stopAtPositional && verb === 'run') {
+    if (def.stopAtPositional && (verb === 'run' || verb === 'create')) {
       positionals.push(...argv.slice(i + 1));
       break;
     }
@@ -474,8 +489,8 @@ function hostOnly(verb: string, flag: string, value: string | undefined): boolea
   return true;
 }
 
-function buildRun(p: Parsed): Command {
-  needPositionals('run', p, 1, 'an IMAGE');
+function buildRun(p: Parsed, verb: 'run' | 'create'): Command {
+  needPositionals(verb, p, 1, 'an IMAGE');
   const [image, ...cmd] = p.positionals;
   const spec: ContainerSpec = { image };
   const name = str(p, 'name');
@@ -504,23 +519,23 @@ function buildRun(p: Parsed): Command {
     try {
       limits.memory = parseSize(memory);
     } catch (e) {
-      throw new UsageError(`--memory: ${(e as Error).message}`, 'run');
+      throw new UsageError(`--memory: ${(e as Error).message}`, verb);
     }
   }
   const cpus = str(p, 'cpus');
   if (cpus !== undefined) {
-    if (!/^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(cpus)) throw new UsageError(`--cpus takes a number of CPUs such as 0.5 (got '${cpus}')`, 'run');
+    if (!/^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(cpus)) throw new UsageError(`--cpus takes a number of CPUs such as 0.5 (got '${cpus}')`, verb);
     limits.cpus = Number(cpus);
   }
-  const weight = integer('run', '--cpu-weight', str(p, 'cpuWeight'), 0);
+  const weight = integer(verb, '--cpu-weight', str(p, 'cpuWeight'), 0);
   if (weight !== undefined) limits.cpuWeight = weight;
-  const pids = integer('run', '--pids-limit', str(p, 'pids'), 0);
+  const pids = integer(verb, '--pids-limit', str(p, 'pids'), 0);
   if (pids !== undefined) limits.pids = pids;
   if (Object.keys(limits).length > 0) spec.limits = limits;
   try {
     Object.assign(spec, storageSpec({ volumes: list(p, 'volume'), mounts: list(p, 'mount'), tmpfs: list(p, 'tmpfs'), restart: str(p, 'restart'), autoRemove: spec.autoRemove === true }, process.cwd()));
   } catch (e) {
-    throw new UsageError((e as Error).message, 'run');
+    throw new UsageError((e as Error).message, verb);
   }
 
   const nsFlags = ['ns', 'userns', 'pidMode', 'network', 'utsMode', 'ipcMode', 'cgroupnsMode'];
@@ -532,16 +547,16 @@ function buildRun(p: Parsed): Command {
       for (const raw of only.split(',').map((s) => s.trim()).filter(Boolean)) {
         const k = NS_ALIASES[raw] ?? raw;
         if (!(NAMESPACE_NAMES as readonly string[]).includes(k)) {
-          throw new UsageError(`--ns: unknown namespace '${raw}'; choose from ${NAMESPACE_NAMES.join(',')}`, 'run');
+          throw new UsageError(`--ns: unknown namespace '${raw}'; choose from ${NAMESPACE_NAMES.join(',')}`, verb);
         }
         ns[k as NamespaceName] = true;
       }
     }
     if (bool(p, 'userns')) ns.user = true;
-    if (hostOnly('run', '--pid', str(p, 'pidMode'))) ns.pid = false;
-    if (hostOnly('run', '--uts', str(p, 'utsMode'))) ns.uts = false;
-    if (hostOnly('run', '--ipc', str(p, 'ipcMode'))) ns.ipc = false;
-    if (hostOnly('run', '--cgroupns', str(p, 'cgroupnsMode'))) ns.cgroup = false;
+    if (hostOnly(verb, '--pid', str(p, 'pidMode'))) ns.pid = false;
+    if (hostOnly(verb, '--uts', str(p, 'utsMode'))) ns.uts = false;
+    if (hostOnly(verb, '--ipc', str(p, 'ipcMode'))) ns.ipc = false;
+    if (hostOnly(verb, '--cgroupns', str(p, 'cgroupnsMode'))) ns.cgroup = false;
     const network = str(p, 'network');
     if (network === 'host') ns.net = false;
     if (network !== undefined) spec.network = network;
@@ -551,9 +566,9 @@ function buildRun(p: Parsed): Command {
     const ports = list(p, 'publish').map(parsePortFlag);
     if (ports.length > 0) spec.ports = ports;
   } catch (e) {
-    throw new UsageError((e as Error).message, 'run');
+    throw new UsageError((e as Error).message, verb);
   }
-  return { verb: 'run', detach, interactive, tty, spec };
+  return verb === 'create' ? { verb, spec } : { verb, detach, interactive, tty, spec };
 }
 
 function buildExec(p: Parsed): Command {
@@ -702,6 +717,12 @@ function volumeSubcommand(sub: string): string {
   return verb;
 }
 
+function containerSubcommand(sub: string): string {
+  const verb = CONTAINER_SUBCOMMANDS[sub];
+  if (!verb) throw new UsageError(`unknown command 'container ${sub}'; choose from ${Object.keys(CONTAINER_SUBCOMMANDS).join(', ')}; see berth help container`, 'container');
+  return verb;
+}
+
 function imageSubcommand(sub: string): string {
   const verb = IMAGE_SUBCOMMANDS[sub];
   if (!verb) throw new UsageError(`unknown command 'image ${sub}'; choose from ${Object.keys(IMAGE_SUBCOMMANDS).join(', ')}; see berth help image`, 'image');
@@ -719,6 +740,12 @@ export function parseArgs(argv: readonly string[], opts: ParseOptions = {}): Com
     first = imageSubcommand(sub);
     rest = rest.slice(1);
   }
+  if (first === 'container') {
+    const sub = rest[0];
+    if (sub === undefined || sub === '--help' || sub === '-h') return { verb: 'help', topic: 'container' };
+    first = containerSubcommand(sub);
+    rest = rest.slice(1);
+  }
   if (first === 'network') {
     const sub = rest[0];
     if (sub === undefined || sub === '--help' || sub === '-h') return { verb: 'help', topic: 'network' };
@@ -732,7 +759,7 @@ export function parseArgs(argv: readonly string[], opts: ParseOptions = {}): Com
     rest = rest.slice(1);
   }
   const def = VERBS[first];
-  if (!def || (first.includes(' ') && argv[0] !== 'image' && argv[0] !== 'volume' && argv[0] !== 'network')) throw new UsageError(`unknown command '${first}'; see berth help`);
+  if (!def || (first.includes(' ') && !['image', 'volume', 'network', 'container'].includes(argv[0]))) throw new UsageError(`unknown command '${first}'; see berth help`);
   const verb = first;
   const abs = (file: string): string => path.resolve(opts.cwd ?? process.cwd(), file);
   if (verb === 'help') {
@@ -741,6 +768,7 @@ export function parseArgs(argv: readonly string[], opts: ParseOptions = {}): Com
     if (topic === 'image' && words[1] !== undefined) topic = imageSubcommand(words[1]);
     if (topic === 'volume' && words[1] !== undefined) topic = volumeSubcommand(words[1]);
     if (topic === 'network' && words[1] !== undefined) topic = netSub(words[1]);
+    if (topic === 'container' && words[1] !== undefined) topic = containerSubcommand(words[1]);
     if (topic !== undefined && !VERBS[topic]) throw new UsageError(`no help for unknown command '${topic}'; see berth help`);
     return topic === undefined ? { verb: 'help' } : { verb: 'help', topic };
   }
@@ -748,7 +776,24 @@ export function parseArgs(argv: readonly string[], opts: ParseOptions = {}): Com
   if (p.help) return { verb: 'help', topic: verb };
   switch (verb) {
     case 'run':
-      return buildRun(p);
+    case 'create':
+      return buildRun(p, verb);
+    case 'start': {
+      needPositionals(verb, p, 1, 'at least one CONTAINER');
+      const interactive = bool(p, 'interactive');
+      const attach = bool(p, 'attach') || interactive;
+      if (attach && p.positionals.length > 1) throw new UsageError('start -a attaches to one container; start the others without -a', verb);
+      return { verb, refs: p.positionals, attach, interactive };
+    }
+    case 'wait':
+      needPositionals(verb, p, 1, 'at least one CONTAINER');
+      return { verb, refs: p.positionals };
+    case 'container prune':
+      noMorePositionals(verb, p, 0);
+      return { verb, force: bool(p, 'force'), json: bool(p, 'json') };
+    case 'events':
+      noMorePositionals(verb, p, 0);
+      return { verb, json: bool(p, 'json') };
     case 'exec':
       return buildExec(p);
     case 'ps':
@@ -930,6 +975,13 @@ export function helpText(topic?: string): string {
     if (topic === 'volume') {
       lines.push('', 'Commands:');
       for (const [sub, verb] of Object.entries(VOLUME_SUBCOMMANDS)) lines.push(`  ${sub.padEnd(7)}   ${VERBS[verb].summary}`);
+    }
+    if (topic === 'container') {
+      lines.push('', 'Commands:');
+      const w = Math.max(...Object.keys(CONTAINER_SUBCOMMANDS).map((k) => k.length));
+      for (const [sub, verb] of Object.entries(CONTAINER_SUBCOMMANDS)) {
+        lines.push(`  ${sub.padEnd(w)}   ${verb.startsWith('container ') ? VERBS[verb].summary : `${VERBS[verb].summary} (berth ${verb})`}`);
+      }
     }
     if (topic === 'image') {
       lines.push('', 'Commands:');

@@ -22,8 +22,8 @@ export function writeJson(value: unknown): void {
   out(JSON.stringify(value, null, 2) + '\n');
 }
 
-const IMAGE_VERBS = new Set(['run', 'rmi', 'tag', 'save', 'history', 'layers', 'image inspect', 'commit']);
-const CONTAINER_VERBS = new Set(['commit', 'export', 'diff', 'stop', 'kill', 'pause', 'unpause', 'rm', 'logs', 'exec', 'top', 'stats']);
+const IMAGE_VERBS = new Set(['run', 'create', 'rmi', 'tag', 'save', 'history', 'layers', 'image inspect', 'commit']);
+const CONTAINER_VERBS = new Set(['start', 'wait', 'commit', 'export', 'diff', 'stop', 'kill', 'pause', 'unpause', 'rm', 'logs', 'exec', 'top', 'stats']);
 
 /** What to do next, by error code; appended to the helper's own message. */
 export function hint(e: HelperError, verb: string): string {
@@ -91,4 +91,27 @@ export async function each(refs: string[], verb: string, action: (ref: string) =
     }
   }
   return status;
+}
+
+/** Asks on the terminal (or reads a line from stdin, docker's way); EOF is no. */
+export async function confirm(question: string): Promise<boolean> {
+  process.stderr.write(`${question} [y/N] `);
+  const stdin = process.stdin;
+  const answer = await new Promise<string>((resolve) => {
+    let text = '';
+    const onData = (d: Buffer): void => {
+      text += d.toString('utf8');
+      if (text.includes('\n')) done();
+    };
+    const done = (): void => {
+      stdin.off('data', onData);
+      stdin.off('end', done);
+      stdin.pause();
+      resolve(text.split('\n')[0].trim());
+    };
+    stdin.on('data', onData);
+    stdin.once('end', done);
+  });
+  if (!stdin.isTTY) process.stderr.write('\n');
+  return /^y(es)?$/i.test(answer);
 }

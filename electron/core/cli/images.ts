@@ -10,7 +10,7 @@ import { diffLetter, formatDecimalBytes, historyTable, layersTable, shortId, typ
 import { HelperError } from '../helper-client';
 import type { ImageDetails, ImageSummary, ParamsOf, ResultOf, WorkerMethod } from '../protocol';
 import type { Command } from './args';
-import { CliExit, each, err, EXIT_BERTH_ERROR, EXIT_INTERRUPTED, helper, hint, out, writeJson } from './context';
+import { CliExit, confirm, each, err, EXIT_BERTH_ERROR, EXIT_INTERRUPTED, helper, hint, out, writeJson } from './context';
 import { LayerBoard, StatusLine, type LayerView } from './progress';
 
 type ImageCommand = Extract<
@@ -301,29 +301,6 @@ async function cmdImageInspect(cmd: Extract<Command, { verb: 'image inspect' }>)
   }
   writeJson(found);
   return status;
-}
-
-/** Asks on the terminal (or reads a line from stdin, docker's way); EOF is no. */
-async function confirm(question: string): Promise<boolean> {
-  process.stderr.write(`${question} [y/N] `);
-  const stdin = process.stdin;
-  const answer = await new Promise<string>((resolve) => {
-    let text = '';
-    const onData = (d: Buffer): void => {
-      text += d.toString('utf8');
-      if (text.includes('\n')) done();
-    };
-    const done = (): void => {
-      stdin.off('data', onData);
-      stdin.off('end', done);
-      stdin.pause();
-      resolve(text.split('\n')[0].trim());
-    };
-    stdin.on('data', onData);
-    stdin.once('end', done);
-  });
-  if (!stdin.isTTY) process.stderr.write('\n');
-  return /^y(es)?$/i.test(answer);
 }
 
 async function cmdPrune(cmd: Extract<Command, { verb: 'image prune' }>): Promise<number> {

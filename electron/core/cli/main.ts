@@ -1,111 +1,18 @@
 // `berth`: the command line. One file bundled to dist/berth.mjs; bin/berth.mjs runs it.
 import os from 'node:os';
 
-import { DEFAULT_IMAGE, ensureDefaultImage, hasDefaultImage, isDefaultImageRef } from '../default-image';
+import { DEFAULT_IMAGE, withDefaultImage } from '../default-image';
 import { ago, buildTopTree, formatBytes, formatDecimalBytes, quoteCommand, statusText, table, truncate } from '../format';
-import { HelperClient, HelperError, type HelperStream } from '../helper-client';
+import { HelperClient, HelperError } from '../helper-client';
 import { helperPaths } from '../helper-launcher';
-import { PROTOCOL_VERSION, type ContainerInfo, type ExitInfo, type ImageDetails, type Stats, type StreamMethod } from '../protocol';
+import { PROTOCOL_VERSION, type ContainerInfo, type ImageDetails, type Stats } from '../protocol';
 import { helpText, parseArgs, type Command } from './args';
 import { formatPorts } from './network-args';
+import { attach, brokenByLateWrite, exitStatus, followContainer, terminalSize } from './attach';
 import { CliExit, currentClient, each, err, EXIT_BERTH_ERROR, fail, helper, out, setClient, writeJson } from './context';
 
 declare const BERTH_VERSION: string | undefined;
 const VERSION = typeof BERTH_VERSION === 'string' ? BERTH_VERSION : '0.1.0';
-
-// --- run / exec: attached streams ------------------------------------------------
-
-function signalNumber(name: string | null): number {
-  if (!name) return 0;
-  const n = (os.constants.signals as Record<string, number>)[name];
-  return typeof n === 'number' ? n : 0;
-}
-
-function exitStatus(info: ExitInfo): number {
-  if (info.oomKilled) return 137;
-  if (typeof info.exitCode === 'number') return info.exitCode;
-  const sig = signalNumber(info.signal);
-  return sig > 0 ? 128 + sig : EXIT_BERTH_ERROR;
-}
-
-interface AttachOptions {
-  interactive: boolean;
-  tty: boolean;
-  /** Signals the CLI receives are sent to this container (docker's sig-proxy), when not on a raw TTY. */
-  proxyTo?: string;
-}
-
-/** Wires a stream to this process's stdio; resolves with the EXIT info. */
-function attach(stream: HelperStream<StreamMethod>, o: AttachOptions): Promise<ExitInfo> {
-  return new Promise<ExitInfo>((resolve, reject) => {
-    const stdin = process.stdin;
-    const rawTty = o.tty && stdin.isTTY === true;
-    const cleanups: (() => void)[] = [];
-    const cleanup = (): void => {
-      for (const c of cleanups.splice(0).reverse()) c();
-    };
-
-    // Output with backpressure: stop reading frames while stdout/stderr are full.
-    const forward = (target: NodeJS.WriteStream) => (data: Buffer) => {
-      if (!target.write(data)) {
-        stream.pause();
-        target.once('drain', () => stream.resume());
-      }
-    };
-    stream.on('stdout', forward(process.stdout));
-    stream.on('stderr', forward(process.stderr));
-
-    if (rawTty) {
-      stdin.setRawMode(true);
-      cleanups.push(() => stdin.setRawMode(false));
-    }
-    if (o.tty) {
-      const sendSize = (): void => {
-        const rows = process.stdout.rows;
-        const cols = process.stdout.columns;
-        if (rows && cols) stream.resize(rows, cols);
-      };
-      sendSize();
-      process.on('SIGWINCH', sendSize);
-      cleanups.push(() => void process.off('SIGWINCH', sendSize));
-    }
-    if (o.interactive) {
-      const onData = (d: Buffer): void => {
-        if (!stream.writeStdin(d)) {
-          stdin.pause();
-          stream.once('drain', () => stdin.resume());
-        }
-      };
-      const onEnd = (): void => stream.closeStdin();
-      stdin.on('data', onData);
-      stdin.once('end', onEnd);
-      cleanups.push(() => {
-        stdin.off('data', onData);
-        stdin.off('end', onEnd);
-        stdin.pause();
-        stdin.destroy();
-      });
-    }
-    if (!rawTty && o.proxyTo) {
-      const ref = o.proxyTo;
-      const proxy = (sig: NodeJS.Signals): void => {
-        void currentClient()?.call('container.kill', { ref, signal: sig }).catch(() => undefined);
-      };
-      for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-        process.on(s, proxy);
-        cleanups.push(() => void process.off(s, proxy));
-      }
-    }
-    stream.once('exit', (info) => {
-      cleanup();
-      resolve(info);
-    });
-    stream.once('error', (e) => {
-      cleanup();
-      reject(e);
-    });
-  });
-}
 
 /** Waits (bounded) until the helper has removed an --rm container, so a following ps never sees it. */
 async function waitRemoved(ref: string): Promise<void> {
@@ -124,53 +31,17 @@ async function waitRemoved(ref: string): Promise<void> {
 
 async function cmdRun(cmd: Extract<Command, { verb: 'run' }>): Promise<number> {
   const c = await helper();
-  const runOnce = async (): Promise<number> => {
+  return withDefaultImage(c, cmd.spec.image, async () => {
     if (cmd.detach) {
       const info = await c.call('container.run', cmd.spec);
       out(`${info.id}\n`);
       return 0;
     }
     const stream = await c.stream('container.run', { ...cmd.spec, attach: true, ...terminalSize(cmd.tty) });
-    const info = stream.result;
-    let exit: ExitInfo;
-    try {
-      exit = await attach(stream, { interactive: cmd.interactive, tty: cmd.tty, proxyTo: info.id });
-    } catch (e) {
-      // berthd closes the stream right after EXIT; input we were still sending then fails
-      // (EPIPE) and takes the unread EXIT frame with it. The exit status is on record.
-      if (!brokenByLateWrite(e)) throw e;
-      const done = await c.call('container.wait', { ref: info.id }).catch(() => null);
-      if (!done) throw e;
-      exit = { exitCode: done.exitCode, signal: done.exitSignal, reason: done.exitReason ?? 'exited', oomKilled: done.oomKilled };
-    }
-    const status = exitStatus(exit);
-    if (exit.oomKilled) {
-      const limit = cmd.spec.limits?.memory;
-      err(`berth: container ${info.name} was killed by the OOM killer${limit ? ` (memory limit ${formatBytes(limit).replace(/([A-Za-z]+)$/, ' $1')})` : ''}\n`);
-    }
-    if (cmd.spec.autoRemove) await waitRemoved(info.id);
+    const status = await followContainer(c, stream, stream.result, { interactive: cmd.interactive, tty: cmd.tty, memoryLimit: cmd.spec.limits?.memory });
+    if (cmd.spec.autoRemove) await waitRemoved(stream.result.id);
     return status;
-  };
-  try {
-    return await runOnce();
-  } catch (e) {
-    // The default image is made on first use.
-    if (e instanceof HelperError && e.code === 'not_found' && isDefaultImageRef(cmd.spec.image) && !(await hasDefaultImage(c))) {
-      await ensureDefaultImage(c);
-      return await runOnce();
-    }
-    throw e;
-  }
-}
-
-/** The PTY's first size: this terminal's, so a full-screen program draws right from the start. */
-function terminalSize(tty: boolean): { rows?: number; cols?: number } {
-  const { rows, columns } = process.stdout;
-  return tty && process.stdout.isTTY && rows && columns ? { rows, cols: columns } : {};
-}
-
-function brokenByLateWrite(e: unknown): boolean {
-  return e instanceof HelperError && e.code === 'connection' && (e.errno === 'EPIPE' || e.errno === 'ECONNRESET');
+  });
 }
 
 async function cmdExec(cmd: Extract<Command, { verb: 'exec' }>): Promise<number> {
@@ -497,6 +368,13 @@ async function dispatch(cmd: Command): Promise<number> {
     case 'port':
       // Loaded on demand, as the image verbs.
       return (await import('./network')).runNetworkVerb(cmd);
+    case 'create':
+    case 'start':
+    case 'wait':
+    case 'container prune':
+    case 'events':
+      // Loaded on demand, as the image verbs.
+      return (await import('./lifecycle')).runLifecycleVerb(cmd);
     case 'stop': {
       const c = await helper();
       return each(cmd.refs, 'stop', async (ref) => {

@@ -4,7 +4,7 @@ import { ago, formatBytes, table } from '../format';
 import { HelperError } from '../helper-client';
 import type { VolumeInfo } from '../protocol';
 import type { Command } from './args';
-import { each, err, EXIT_BERTH_ERROR, helper, out, writeJson } from './context';
+import { confirm, each, err, EXIT_BERTH_ERROR, helper, out, writeJson } from './context';
 
 type StorageCommand = Extract<Command, { verb: 'restart' | 'volume create' | 'volume ls' | 'volume rm' | 'volume inspect' | 'volume prune' }>;
 
@@ -62,6 +62,8 @@ export async function runStorageVerb(cmd: StorageCommand): Promise<number> {
       return status;
     }
     case 'volume prune': {
+      const what = cmd.all ? 'all local volumes' : 'anonymous local volumes';
+      if (!cmd.force && !(await confirm(`WARNING! This will remove ${what} not used by at least one container.\nAre you sure you want to continue?`))) return 0;
       const r = await c.call('volume.prune', cmd.all ? { all: true } : {});
       if (cmd.json) writeJson(r);
       else out(`${r.removed.map((n) => `Deleted: ${n}\n`).join('')}Total reclaimed space: ${formatBytes(r.reclaimedBytes)}\n`);
