@@ -525,6 +525,13 @@ export interface ImageImportParams {
   config?: ImageConfig;
 }
 
+/** container.copy.out / container.copy.in: what went through. */
+export interface CopyResult {
+  entries: number;
+  /** bytes of file data */
+  bytes: number;
+}
+
 /** Every method: its params and its result. */
 export interface HelperMethods {
   hello: { params: Record<string, never>; result: HelloResult };
@@ -562,6 +569,10 @@ export interface HelperMethods {
   'container.tree': { params: { ref: string } & TreeParams; result: TreeListing };
   'container.commit': { params: CommitParams; result: ImageSummary };
   'container.export': { params: { ref: string; path: string }; result: { path: string; size: number } };
+  /** berth cp out: a tar of path as STDOUT frames, its top entry named name */
+  'container.copy.out': { params: { ref: string; path: string; name?: string }; result: CopyResult };
+  /** berth cp in: a tar as STDIN frames, extracted into path (a directory) or as path */
+  'container.copy.in': { params: { ref: string; path: string }; result: CopyResult };
   'events.subscribe': { params: Record<string, never>; result: StreamMarker };
   'container.restart': { params: { ref: string; timeout?: number }; result: ContainerInfo };
   'container.interfaces': { params: { ref: string }; result: ContainerInterfaces };
@@ -596,6 +607,8 @@ export interface WorkerMethods {
   'image.lease': WorkerProgress;
   'container.commit': WorkerProgress;
   'container.export': WorkerProgress;
+  'container.copy.out': WorkerProgress;
+  'container.copy.in': WorkerProgress;
 }
 export type WorkerMethod = keyof WorkerMethods & MethodName;
 

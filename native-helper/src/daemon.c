@@ -13,6 +13,7 @@
 #include "cgroup.h"
 #include "commit.h"
 #include "container.h"
+#include "copy.h"
 #include "events.h"
 #include "image.h"
 #include "layerfacts.h"
@@ -739,6 +740,79 @@ static enum outcome m_container_export(struct call *c, json_object **result, ber
   return spawn_worker(c, w_container_export, err);
 }
 
+/* ---- berth cp (copy.c) --------------------------------------------------------- */
+
+/* Where a copy goes: a running container's init, else its overlay dirs. */
+static int copy_target_of(struct daemon *d, const char *ref, struct ctr_dirs *dirs, struct copy_target *t,
+                          berr_t *err) {
+  memset(t, 0, sizeof *t);
+  if (ctr_dirs_of(d->store, ref, dirs, err) < 0)
+    return -1;
+  json_object *status = json_object_object_get(dirs->info, "status");
+  json_object *rootfs = json_object_object_get(dirs->info, "rootfs");
+  json_object *work = rootfs ? json_object_object_get(rootfs, "work") : NULL;
+  if (status && !strcmp(json_object_get_string(status), "running"))
+    t->pid = (pid_t)json_object_get_int(json_object_object_get(dirs->info, "pid"));
+  if (t->pid <= 0 && !work) {
+    ctr_dirs_free(dirs);
+    return berr_set(err, BERR_INTERNAL, "container %.12s has no overlay work dir on record", ref);
+  }
+  t->lowers = dirs->lowers;
+  t->upper = dirs->upper;
+  t->work = work ? json_object_get_string(work) : NULL;
+  t->store = d->opts->root;
+  return 0;
+}
+
+static int w_container_copy(struct worker *wk, void *arg, json_object **result, berr_t *err, bool in) {
+  struct work *w = arg;
+  const char *ref, *path, *name = NULL;
+  struct ctr_dirs dirs;
+  struct copy_target t;
+  if (param_string(w->params, "ref", true, &ref, err) < 0 || param_string(w->params, "path", true, &path, err) < 0 ||
+      (!in && param_string(w->params, "name", false, &name, err) < 0) ||
+      copy_target_of(w->d, ref, &dirs, &t, err) < 0)
+    return -1;
+  int r = in ? copy_in(wk, &t, path, result, err) : copy_out(wk, &t, path, name, result, err);
+  ctr_dirs_free(&dirs);
+  return r;
+}
+
+static int w_container_copy_out(struct worker *wk, void *arg, json_object **result, berr_t *err) {
+  return w_container_copy(wk, arg, result, err, false);
+}
+
+static int w_container_copy_in(struct worker *wk, void *arg, json_object **result, berr_t *err) {
+  return w_container_copy(wk, arg, result, err, true);
+}
+
+static enum outcome m_container_copy(struct call *c, const char *method, const char *const *keys, worker_fn fn,
+                                     berr_t *err) {
+  const char *ref, *path, *name;
+  struct container *ctr;
+  if (check_keys(c, method, keys, err) == FAIL || param_string(c->params, "ref", true, &ref, err) < 0 ||
+      param_string(c->params, "path", true, &path, err) < 0 ||
+      (keys[2] && param_string(c->params, "name", false, &name, err) < 0) || ctr_find(c->d->store, ref, &ctr, err) < 0)
+    return FAIL;
+  if (path[0] != '/') {
+    berr_set(err, BERR_INVALID, "%s: `path` must be absolute inside the container", method);
+    return FAIL;
+  }
+  return spawn_worker(c, fn, err);
+}
+
+static enum outcome m_container_copy_out(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {"ref", "path", "name", NULL};
+  (void)result;
+  return m_container_copy(c, "container.copy.out", keys, w_container_copy_out, err);
+}
+
+static enum outcome m_container_copy_in(struct call *c, json_object **result, berr_t *err) {
+  static const char *const keys[] = {"ref", "path", NULL};
+  (void)result;
+  return m_container_copy(c, "container.copy.in", keys, w_container_copy_in, err);
+}
+
 /* ---- networks (network.c, netinfo.c) ---------------------------------------- */
 
 static enum outcome m_network_create(struct call *c, json_object **result, berr_t *err) {
@@ -874,6 +948,8 @@ static const struct {
     {"container.tree", m_container_tree},
     {"container.commit", m_container_commit},
     {"container.export", m_container_export},
+    {"container.copy.out", m_container_copy_out},
+    {"container.copy.in", m_container_copy_in},
     {"events.subscribe", m_events_subscribe},
     {"network.create", m_network_create},
     {"network.list", m_network_list},

@@ -52,14 +52,6 @@ struct source { /* the file as stored: blob digest, optional copy */
   berr_t err;
 };
 
-static ssize_t read_retry(int fd, void *buf, size_t n) {
-  ssize_t r;
-  do
-    r = read(fd, buf, n);
-  while (r < 0 && errno == EINTR);
-  return r;
-}
-
 /* Reads the next chunk of the file, hashing (and copying) it. */
 static ssize_t source_next(struct source *s, const char **out, berr_t *err) {
   ssize_t r = read_retry(s->fd, s->buf, IO_BUF);

@@ -50,6 +50,14 @@ int read_file(const char *path, size_t max, char **out, size_t *len, berr_t *err
   return 0;
 }
 
+ssize_t read_retry(int fd, void *buf, size_t n) {
+  ssize_t r;
+  do
+    r = read(fd, buf, n);
+  while (r < 0 && errno == EINTR);
+  return r;
+}
+
 int write_all(int fd, const void *data, size_t len) {
   const char *p = data;
   while (len > 0) {

@@ -259,6 +259,12 @@ export const VERBS: Record<string, VerbDef> = {
     stopAtPositional: false,
     flags: [{ key: 'output', short: 'o', long: 'output', kind: 'value', arg: 'FILE', help: 'write to this file (replaced when it exists)' }],
   },
+  cp: {
+    usage: 'berth cp [-a] CONTAINER:SRC DEST|-  or  berth cp [-a] SRC|- CONTAINER:DEST',
+    summary: 'Copy files or directories between this machine and a container',
+    stopAtPositional: false,
+    flags: [{ key: 'archive', short: 'a', long: 'archive', kind: 'bool', help: 'keep the numeric owners of what is copied in (default: root)' }],
+  },
   diff: {
     usage: 'berth diff [--json] CONTAINER',
     summary: "List the files a container added (A), changed (C) and deleted (D)",
@@ -348,6 +354,7 @@ export type Command =
   | { verb: 'image prune'; all: boolean; force: boolean; json: boolean }
   | { verb: 'commit'; ref: string; image?: string; message?: string; author?: string; config: ImageConfig; pause: boolean; quiet: boolean }
   | { verb: 'export'; ref: string; output?: string }
+  | { verb: 'cp'; source: string; destination: string; archive: boolean }
   | { verb: 'diff'; ref: string; json: boolean }
   | { verb: 'restart'; refs: string[]; timeout?: number }
   | { verb: 'volume create'; name?: string; json: boolean }
@@ -904,6 +911,10 @@ export function parseArgs(argv: readonly string[], opts: ParseOptions = {}): Com
       const output = str(p, 'output');
       return { verb, ref: p.positionals[0], ...(output === undefined ? {} : { output: abs(output) }) };
     }
+    case 'cp':
+      needPositionals(verb, p, 2, 'a SRC and a DEST');
+      noMorePositionals(verb, p, 2);
+      return { verb, source: p.positionals[0], destination: p.positionals[1], archive: bool(p, 'archive') };
     case 'diff':
       needPositionals(verb, p, 1, 'a CONTAINER');
       noMorePositionals(verb, p, 1);

@@ -37,6 +37,7 @@ export const CONTAINER_SUBCOMMANDS: Record<string, string> = {
   port: 'port',
   commit: 'commit',
   export: 'export',
+  cp: 'cp',
   diff: 'diff',
 };
 
@@ -59,7 +60,7 @@ export const LIFECYCLE_VERBS: Record<string, VerbDef> = {
     flags: [],
   },
   container: {
-    usage: 'berth container ls|create|run|start|stop|restart|kill|pause|unpause|wait|rm|prune|inspect|logs|exec|top|stats|port|commit|export|diff [ARGS...]',
+    usage: 'berth container ls|create|run|start|stop|restart|kill|pause|unpause|wait|rm|prune|inspect|logs|exec|top|stats|port|commit|export|cp|diff [ARGS...]',
     summary: 'Manage containers (berth container prune; the rest are aliases of the top-level verbs)',
     stopAtPositional: false,
     flags: [],

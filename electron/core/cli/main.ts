@@ -368,6 +368,9 @@ async function dispatch(cmd: Command): Promise<number> {
     case 'port':
       // Loaded on demand, as the image verbs.
       return (await import('./network')).runNetworkVerb(cmd);
+    case 'cp':
+      // Loaded on demand, as the image verbs.
+      return (await import('./cp')).runCp(cmd);
     case 'create':
     case 'start':
     case 'wait':
