@@ -5,6 +5,7 @@ import path from 'node:path';
 import { parseSize } from '../format';
 import { NAMESPACE_NAMES, type ContainerSpec, type ExecParams, type ImageConfig, type NamespaceName } from '../protocol';
 import { CONTAINER_SUBCOMMANDS, LIFECYCLE_VERBS, type LifecycleCommand } from './lifecycle-args';
+import { SYSTEM_SUBCOMMANDS, SYSTEM_VERBS, type SystemCommand } from './system-args';
 import { NETWORK_VERBS, networkSubcommand, parsePortFlag, type NetworkCommand } from './network-args';
 import { storageSpec } from './storage-args';
 
@@ -274,6 +275,7 @@ export const VERBS: Record<string, VerbDef> = {
   container: LIFECYCLE_VERBS.container,
   'container prune': LIFECYCLE_VERBS['container prune'],
   events: LIFECYCLE_VERBS.events,
+  ...SYSTEM_VERBS,
   image: {
     usage: 'berth image ls|rm|inspect|prune|history|layers|tag|pull|load|save|import [ARGS...]',
     summary: 'Manage images (berth image prune, berth image inspect; the rest are aliases of the top-level verbs)',
@@ -365,6 +367,7 @@ export type Command =
   | { verb: 'version' }
   | NetworkCommand
   | LifecycleCommand
+  | SystemCommand
   | { verb: 'help'; topic?: string };
 
 type FlagValues = Map<string, string | boolean | string[]>;
@@ -724,6 +727,12 @@ function volumeSubcommand(sub: string): string {
   return verb;
 }
 
+function systemSubcommand(sub: string): string {
+  const verb = SYSTEM_SUBCOMMANDS[sub];
+  if (!verb) throw new UsageError(`unknown command 'system ${sub}'; choose from ${Object.keys(SYSTEM_SUBCOMMANDS).join(', ')}; see berth help system`, 'system');
+  return verb;
+}
+
 function containerSubcommand(sub: string): string {
   const verb = CONTAINER_SUBCOMMANDS[sub];
   if (!verb) throw new UsageError(`unknown command 'container ${sub}'; choose from ${Object.keys(CONTAINER_SUBCOMMANDS).join(', ')}; see berth help container`, 'container');
@@ -753,6 +762,12 @@ export function parseArgs(argv: readonly string[], opts: ParseOptions = {}): Com
     first = containerSubcommand(sub);
     rest = rest.slice(1);
   }
+  if (first === 'system') {
+    const sub = rest[0];
+    if (sub === undefined || sub === '--help' || sub === '-h') return { verb: 'help', topic: 'system' };
+    first = systemSubcommand(sub);
+    rest = rest.slice(1);
+  }
   if (first === 'network') {
     const sub = rest[0];
     if (sub === undefined || sub === '--help' || sub === '-h') return { verb: 'help', topic: 'network' };
@@ -766,7 +781,7 @@ export function parseArgs(argv: readonly string[], opts: ParseOptions = {}): Com
     rest = rest.slice(1);
   }
   const def = VERBS[first];
-  if (!def || (first.includes(' ') && !['image', 'volume', 'network', 'container'].includes(argv[0]))) throw new UsageError(`unknown command '${first}'; see berth help`);
+  if (!def || (first.includes(' ') && !['image', 'volume', 'network', 'container', 'system'].includes(argv[0]))) throw new UsageError(`unknown command '${first}'; see berth help`);
   const verb = first;
   const abs = (file: string): string => path.resolve(opts.cwd ?? process.cwd(), file);
   if (verb === 'help') {
@@ -776,6 +791,7 @@ export function parseArgs(argv: readonly string[], opts: ParseOptions = {}): Com
     if (topic === 'volume' && words[1] !== undefined) topic = volumeSubcommand(words[1]);
     if (topic === 'network' && words[1] !== undefined) topic = netSub(words[1]);
     if (topic === 'container' && words[1] !== undefined) topic = containerSubcommand(words[1]);
+    if (topic === 'system' && words[1] !== undefined) topic = systemSubcommand(words[1]);
     if (topic !== undefined && !VERBS[topic]) throw new UsageError(`no help for unknown command '${topic}'; see berth help`);
     return topic === undefined ? { verb: 'help' } : { verb: 'help', topic };
   }
@@ -801,6 +817,12 @@ export function parseArgs(argv: readonly string[], opts: ParseOptions = {}): Com
     case 'events':
       noMorePositionals(verb, p, 0);
       return { verb, json: bool(p, 'json') };
+    case 'system df':
+      noMorePositionals(verb, p, 0);
+      return { verb, verbose: bool(p, 'verbose'), json: bool(p, 'json') };
+    case 'system prune':
+      noMorePositionals(verb, p, 0);
+      return { verb, all: bool(p, 'all'), volumes: bool(p, 'volumes'), force: bool(p, 'force'), json: bool(p, 'json') };
     case 'exec':
       return buildExec(p);
     case 'ps':
@@ -986,6 +1008,10 @@ export function helpText(topic?: string): string {
     if (topic === 'volume') {
       lines.push('', 'Commands:');
       for (const [sub, verb] of Object.entries(VOLUME_SUBCOMMANDS)) lines.push(`  ${sub.padEnd(7)}   ${VERBS[verb].summary}`);
+    }
+    if (topic === 'system') {
+      lines.push('', 'Commands:');
+      for (const [sub, verb] of Object.entries(SYSTEM_SUBCOMMANDS)) lines.push(`  ${sub.padEnd(5)}   ${VERBS[verb].summary}`);
     }
     if (topic === 'container') {
       lines.push('', 'Commands:');

@@ -63,8 +63,8 @@ async function startAttached(c: HelperClient, ref: string, interactive: boolean)
 
 const STOPPED = new Set(['created', 'exited']);
 
-async function prune(c: HelperClient, force: boolean, json: boolean): Promise<number> {
-  if (!force && !(await confirm('WARNING! This will remove all stopped containers.\nAre you sure you want to continue?'))) return 0;
+/** Removes every stopped container (created or exited); one started or removed meanwhile is left alone. */
+export async function pruneContainers(c: HelperClient): Promise<{ removed: string[]; reclaimedBytes: number }> {
   const { containers } = await c.call('container.list', { all: true });
   const removed: string[] = [];
   let reclaimed = 0;
@@ -76,16 +76,21 @@ async function prune(c: HelperClient, force: boolean, json: boolean): Promise<nu
       removed.push(ctr.id);
       reclaimed += size;
     } catch (e) {
-      // started or removed meanwhile: not ours to remove any more
       if (!(e instanceof HelperError && (e.code === 'conflict' || e.code === 'not_found'))) throw e;
     }
   }
+  return { removed, reclaimedBytes: reclaimed };
+}
+
+async function prune(c: HelperClient, force: boolean, json: boolean): Promise<number> {
+  if (!force && !(await confirm('WARNING! This will remove all stopped containers.\nAre you sure you want to continue?'))) return 0;
+  const r = await pruneContainers(c);
   if (json) {
-    writeJson({ removed, reclaimedBytes: reclaimed });
+    writeJson(r);
     return 0;
   }
-  if (removed.length > 0) out(`Deleted Containers:\n${removed.map((id) => `${id}\n`).join('')}\n`);
-  out(`Total reclaimed space: ${formatDecimalBytes(reclaimed)}\n`);
+  if (r.removed.length > 0) out(`Deleted Containers:\n${r.removed.map((id) => `${id}\n`).join('')}\n`);
+  out(`Total reclaimed space: ${formatDecimalBytes(r.reclaimedBytes)}\n`);
   return 0;
 }
 

@@ -368,6 +368,10 @@ async function dispatch(cmd: Command): Promise<number> {
     case 'port':
       // Loaded on demand, as the image verbs.
       return (await import('./network')).runNetworkVerb(cmd);
+    case 'system df':
+    case 'system prune':
+      // Loaded on demand, as the image verbs.
+      return (await import('./system')).runSystemVerb(cmd);
     case 'cp':
       // Loaded on demand, as the image verbs.
       return (await import('./cp')).runCp(cmd);
