@@ -171,6 +171,8 @@ export interface BerthCalls {
   /** Removes a container; a running one only with force (kills it first). */
   /** volumes: also remove the container's anonymous volumes that no other container uses */
   remove(ref: string, force?: boolean, volumes?: boolean): Promise<{ id: string }>;
+  /** Removes every stopped container (created or exited); reclaimedBytes: their writable layers. */
+  pruneContainers(): Promise<{ removed: string[]; reclaimedBytes: number }>;
   /** Stops it (as stop) if it runs, then starts it again; resets its restart count. */
   restartContainer(ref: string, timeoutSeconds?: number): Promise<ContainerInfo>;
   /** The container's interfaces and routes beside the helper's (the host's): `ip addr` and `ip route` on each side. */
@@ -220,6 +222,8 @@ export interface BerthCalls {
   importImage(path: string, opts?: ImportOptions): Promise<ImageSummary[]>;
   /** Removes an image (its layers stay while other images or containers use them). */
   removeImage(ref: string, force?: boolean): Promise<{ removed: string[]; untagged?: string[] }>;
+  /** Removes the untagged images no container uses; with all, every image no container uses. */
+  pruneImages(all?: boolean): Promise<{ removed: string[]; reclaimedBytes: number }>;
 
   // Networks
   /** Every network, the default `bridge` first as berthd lists it. */
@@ -304,6 +308,7 @@ export const BERTH_API_CALLS = [
   'pause',
   'unpause',
   'remove',
+  'pruneContainers',
   'restartContainer',
   'containerInterfaces',
   'topContainer',
@@ -328,6 +333,7 @@ export const BERTH_API_CALLS = [
   'listPulls',
   'importImage',
   'removeImage',
+  'pruneImages',
   'listNetworks',
   'createNetwork',
   'removeNetwork',

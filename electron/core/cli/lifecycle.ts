@@ -1,6 +1,7 @@
 // The container verbs beside run (lifecycle-args.ts): create, start, wait, container
 // prune and events. main.ts loads this module on demand.
 import { withDefaultImage } from '../default-image';
+import { pruneContainers } from '../prune';
 import { formatDecimalBytes } from '../format';
 import { HelperError, type HelperClient } from '../helper-client';
 import type { BerthdEvent, ContainerInfo } from '../protocol';
@@ -59,27 +60,6 @@ async function startAttached(c: HelperClient, ref: string, interactive: boolean)
   const stream = await c.stream('container.start', { ref, attach: true, ...terminalSize(tty) });
   const limits = spec.limits as { memory?: number | null } | undefined;
   return followContainer(c, stream, stream.result, { interactive: stdin, tty, memoryLimit: limits?.memory });
-}
-
-const STOPPED = new Set(['created', 'exited']);
-
-/** Removes every stopped container (created or exited); one started or removed meanwhile is left alone. */
-export async function pruneContainers(c: HelperClient): Promise<{ removed: string[]; reclaimedBytes: number }> {
-  const { containers } = await c.call('container.list', { all: true });
-  const removed: string[] = [];
-  let reclaimed = 0;
-  for (const ctr of containers.filter((x) => STOPPED.has(x.status))) {
-    try {
-      // what goes: the container's own writable layer
-      const size = await c.call('container.diff', { ref: ctr.id }).then((d) => d.unpackedSize, () => 0);
-      await c.call('container.remove', { ref: ctr.id });
-      removed.push(ctr.id);
-      reclaimed += size;
-    } catch (e) {
-      if (!(e instanceof HelperError && (e.code === 'conflict' || e.code === 'not_found'))) throw e;
-    }
-  }
-  return { removed, reclaimedBytes: reclaimed };
 }
 
 async function prune(c: HelperClient, force: boolean, json: boolean): Promise<number> {

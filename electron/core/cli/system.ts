@@ -4,10 +4,10 @@
 // this module on demand.
 import { formatDecimalBytes, table } from '../format';
 import { HelperError, type HelperClient } from '../helper-client';
+import { pruneContainers } from '../prune';
 import type { ContainerInfo, ImageDetails, VolumeInfo } from '../protocol';
 import type { Command } from './args';
 import { confirm, helper, out, writeJson } from './context';
-import { pruneContainers } from './lifecycle';
 
 type SystemVerb = Extract<Command, { verb: 'system df' | 'system prune' }>;
 

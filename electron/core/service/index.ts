@@ -18,6 +18,7 @@ import {
   type Unsubscribe,
 } from '../api';
 import { HelperClient, type HelperStream } from '../helper-client';
+import { pruneContainers } from '../prune';
 import type { BerthdEvent, ContainerInfo, ImageSummary, NetworkCreateParams, Stats } from '../protocol';
 import { pullImage, type PullProgress } from '../registry/pull';
 import { HelperLink, type LinkOptions } from './link';
@@ -411,6 +412,7 @@ export function createBerthService(source: HelperClient | ServiceOptions): Berth
     pause: (ref) => changed(withHelper((c) => c.call('container.pause', { ref }))),
     unpause: (ref) => changed(withHelper((c) => c.call('container.unpause', { ref }))),
     remove: (ref, force, volumes) => changed(withHelper((c) => c.call('container.remove', { ref, force: force === true, ...(volumes ? { volumes: true } : {}) }))),
+    pruneContainers: () => changed(withHelper((c) => pruneContainers(c))),
     restartContainer: (ref, timeoutSeconds) =>
       changed(withHelper((c) => c.call('container.restart', timeoutSeconds === undefined || timeoutSeconds === null ? { ref } : { ref, timeout: timeoutSeconds }))),
     containerInterfaces: (ref) => withHelper((c) => c.call('container.interfaces', { ref })),
@@ -533,6 +535,7 @@ export function createBerthService(source: HelperClient | ServiceOptions): Berth
         'images',
       ),
     removeImage: (ref, force) => changed(withHelper((c) => c.call('image.remove', { ref, force: force === true })), 'images'),
+    pruneImages: (all) => changed(withHelper((c) => c.call('image.prune', { all: all === true })), 'images'),
 
     listNetworks: () => withHelper(LIST_READ.networks),
     createNetwork: (params) =>

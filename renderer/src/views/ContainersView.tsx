@@ -5,11 +5,12 @@ import type { ContainerInfo } from '../../../electron/core/protocol';
 import { useBerth } from '../berth';
 import { Empty, HelperWait, Loading, StateBadge } from '../components/common';
 import { ActionButtons, useContainerActions } from '../components/ContainerActions';
-import { BoxIcon, PlusIcon, SearchIcon } from '../components/Icons';
+import { BoxIcon, PlusIcon, SearchIcon, TrashIcon } from '../components/Icons';
 import { sparkPath } from '../lib/spark';
 import { formatBytes, formatCpu, quoteCommand, shortUptime, ago } from '../lib/fmt';
 import { SPARK_POINTS } from '../lib/stats';
 import { restartingText } from '../lib/status';
+import { PruneContainers, stoppedContainers } from './PruneDialogs';
 
 /** Moves focus between table rows with the arrow keys. */
 export function rowKeys(e: KeyboardEvent<HTMLTableRowElement>, open: () => void, remove?: () => void): void {
@@ -164,6 +165,8 @@ export function ContainersView() {
   const helperDown = useBerth((s) => s.helper?.state === 'unavailable');
   const [filter, setFilter] = useState('');
   const [showAll, setShowAll] = useState(true);
+  const [pruning, setPruning] = useState(false);
+  const stopped = stoppedContainers(containers);
   const searchRef = useRef<HTMLInputElement>(null);
 
   const open = useMemo(() => (id: string) => navigate({ view: 'container', id, tab: 'overview' }), [navigate]);
@@ -191,6 +194,9 @@ export function ContainersView() {
           <SearchIcon />
           <input ref={searchRef} id="global-search" className="input" placeholder="Filter by name, image or id" aria-label="Filter containers" value={filter} onChange={(e) => setFilter(e.target.value)} />
         </div>
+        <button type="button" className="btn" onClick={() => setPruning(true)} disabled={!helperOk || stopped.length === 0} title={stopped.length === 0 ? 'No container is stopped' : 'Remove every created or exited container'}>
+          <TrashIcon /> Remove stopped
+        </button>
         <button type="button" className="btn primary" onClick={() => openDialog({ kind: 'run' })} disabled={!helperOk}>
           <PlusIcon /> Run container <kbd>N</kbd>
         </button>
@@ -251,6 +257,7 @@ export function ContainersView() {
           </div>
         )}
       </div>
+      {pruning && <PruneContainers stopped={stopped} onDone={() => setPruning(false)} />}
     </>
   );
 }

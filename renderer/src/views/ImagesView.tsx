@@ -12,6 +12,7 @@ import { ago, formatBytes, shortId, splitCommand } from '../lib/fmt';
 import { useAction } from '../lib/useAction';
 import type { PullEntry } from '../store';
 import { rowKeys } from './ContainersView';
+import { PruneImages, unusedImages } from './PruneDialogs';
 
 const ImageRow = memo(function ImageRow({ i, now, users, onRemove }: { i: ImageSummary; now: number; users: number; onRemove(i: ImageSummary): void }) {
   const navigate = useBerth((s) => s.navigate);
@@ -76,6 +77,7 @@ export function ImagesView() {
   const helperOk = useBerth((s) => s.helper?.state === 'connected');
   const helperDown = useBerth((s) => s.helper?.state === 'unavailable');
   const [removing, setRemoving] = useState<ImageSummary | null>(null);
+  const [pruning, setPruning] = useState(false);
   const [filter, setFilter] = useState('');
   const usage = useMemo(() => {
     const m = new Map<string, number>();
@@ -99,6 +101,9 @@ export function ImagesView() {
           <SearchIcon />
           <input id="global-search" className="input" placeholder="Filter images" aria-label="Filter images" value={filter} onChange={(e) => setFilter(e.target.value)} />
         </div>
+        <button type="button" className="btn" onClick={() => setPruning(true)} disabled={!helperOk || unusedImages(images, containers, true).length === 0} title="Remove images no container uses">
+          <TrashIcon /> Remove unused
+        </button>
         <button type="button" className="btn" onClick={() => openDialog({ kind: 'import' })} disabled={!helperOk}>
           <UploadIcon /> Import <kbd>I</kbd>
         </button>
@@ -167,6 +172,7 @@ export function ImagesView() {
         </ListBody>
       </div>
       {removing && <RemoveImage image={removing} onDone={() => setRemoving(null)} />}
+      {pruning && <PruneImages onDone={() => setPruning(false)} />}
     </>
   );
 }
