@@ -443,6 +443,9 @@ int copy_out(struct worker *w, const struct copy_target *t, const char *path, co
     return berr_set(err, BERR_INVALID, "copy out of `/` is a copy of the whole root file system: berth export makes that tar");
   if (name && !one_name(name))
     return berr_set(err, BERR_INVALID, "`name` must be one file name (no `/`, not `.` or `..`), not \"%.200s\"", name);
+  /* the tar's names must not climb out of where the client unpacks it */
+  if (!name && !one_name(strrchr(p, '/') + 1))
+    return berr_set(err, BERR_INVALID, "`%.200s` ends in `.` or `..`: name the directory itself", p);
   struct mountpoint m;
   struct child c;
   if (mountpoint_make(t, &m, err) < 0 || spawn(t, m.mnt, false, p, name ? name : strrchr(p, '/') + 1, &c, err) < 0) {

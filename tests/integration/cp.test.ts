@@ -139,6 +139,9 @@ describe('berth cp says what was wrong', () => {
     const missing = await berth(['cp', `${id}:/no/such/file`, host]);
     expect(missing.status).toBe(125);
     expect(missing.stderr).toMatch(/^berth: no `\/no\/such\/file` in the container\n$/);
+    const dots = await berth(['cp', `${id}:/tmp/..`, host]);
+    expect(dots.status).toBe(125);
+    expect(dots.stderr).toMatch(/ends in `\.` or `\.\.`: name the directory itself/);
     const local = await berth(['cp', path.join(host, 'nope.txt'), `${id}:/tmp`]);
     expect(local.status).toBe(125);
     expect(local.stderr).toMatch(/nope\.txt/);

@@ -6,7 +6,7 @@ import { parseSize } from '../format';
 import { NAMESPACE_NAMES, type ContainerSpec, type ExecParams, type ImageConfig, type NamespaceName } from '../protocol';
 import { CONTAINER_SUBCOMMANDS, LIFECYCLE_VERBS, type LifecycleCommand } from './lifecycle-args';
 import { SYSTEM_SUBCOMMANDS, SYSTEM_VERBS, type SystemCommand } from './system-args';
-import { NETWORK_VERBS, networkSubcommand, parsePortFlag, type NetworkCommand } from './network-args';
+import { NETWORK_SUBCOMMANDS, NETWORK_VERBS, parsePortFlag, type NetworkCommand } from './network-args';
 import { storageSpec } from './storage-args';
 
 export class UsageError extends Error {
@@ -702,14 +702,6 @@ export const IMAGE_SUBCOMMANDS: Record<string, string> = {
   import: 'import',
 };
 
-function netSub(sub: string): string {
-  try {
-    return networkSubcommand(sub);
-  } catch (e) {
-    throw new UsageError((e as Error).message, 'network');
-  }
-}
-
 /** `berth volume SUB`: the verb each subcommand runs. */
 export const VOLUME_SUBCOMMANDS: Record<string, string> = {
   create: 'volume create',
@@ -721,27 +713,18 @@ export const VOLUME_SUBCOMMANDS: Record<string, string> = {
   prune: 'volume prune',
 };
 
-function volumeSubcommand(sub: string): string {
-  const verb = VOLUME_SUBCOMMANDS[sub];
-  if (!verb) throw new UsageError(`unknown command 'volume ${sub}'; choose from ${Object.keys(VOLUME_SUBCOMMANDS).join(', ')}; see berth help volume`, 'volume');
-  return verb;
-}
+/** The management groups (`berth image ls`, `berth container prune`, ...): each subcommand's verb. */
+const GROUPS: Record<string, Record<string, string>> = {
+  image: IMAGE_SUBCOMMANDS,
+  container: CONTAINER_SUBCOMMANDS,
+  system: SYSTEM_SUBCOMMANDS,
+  network: NETWORK_SUBCOMMANDS,
+  volume: VOLUME_SUBCOMMANDS,
+};
 
-function systemSubcommand(sub: string): string {
-  const verb = SYSTEM_SUBCOMMANDS[sub];
-  if (!verb) throw new UsageError(`unknown command 'system ${sub}'; choose from ${Object.keys(SYSTEM_SUBCOMMANDS).join(', ')}; see berth help system`, 'system');
-  return verb;
-}
-
-function containerSubcommand(sub: string): string {
-  const verb = CONTAINER_SUBCOMMANDS[sub];
-  if (!verb) throw new UsageError(`unknown command 'container ${sub}'; choose from ${Object.keys(CONTAINER_SUBCOMMANDS).join(', ')}; see berth help container`, 'container');
-  return verb;
-}
-
-function imageSubcommand(sub: string): string {
-  const verb = IMAGE_SUBCOMMANDS[sub];
-  if (!verb) throw new UsageError(`unknown command 'image ${sub}'; choose from ${Object.keys(IMAGE_SUBCOMMANDS).join(', ')}; see berth help image`, 'image');
+function groupVerb(group: string, sub: string): string {
+  const verb = GROUPS[group][sub];
+  if (!verb) throw new UsageError(`unknown command '${group} ${sub}'; choose from ${Object.keys(GROUPS[group]).join(', ')}; see berth help ${group}`, group);
   return verb;
 }
 
@@ -750,48 +733,20 @@ export function parseArgs(argv: readonly string[], opts: ParseOptions = {}): Com
   if (first === undefined || first === '--help' || first === '-h') return { verb: 'help' };
   if (first === '--version' || first === '-v') return { verb: 'version' };
   if (first.startsWith('-')) throw new UsageError(`unknown flag ${first}; usage: berth VERB [OPTIONS]; see berth help`);
-  if (first === 'image') {
+  if (Object.hasOwn(GROUPS, first)) {
     const sub = rest[0];
-    if (sub === undefined || sub === '--help' || sub === '-h') return { verb: 'help', topic: 'image' };
-    first = imageSubcommand(sub);
-    rest = rest.slice(1);
-  }
-  if (first === 'container') {
-    const sub = rest[0];
-    if (sub === undefined || sub === '--help' || sub === '-h') return { verb: 'help', topic: 'container' };
-    first = containerSubcommand(sub);
-    rest = rest.slice(1);
-  }
-  if (first === 'system') {
-    const sub = rest[0];
-    if (sub === undefined || sub === '--help' || sub === '-h') return { verb: 'help', topic: 'system' };
-    first = systemSubcommand(sub);
-    rest = rest.slice(1);
-  }
-  if (first === 'network') {
-    const sub = rest[0];
-    if (sub === undefined || sub === '--help' || sub === '-h') return { verb: 'help', topic: 'network' };
-    first = netSub(sub);
-    rest = rest.slice(1);
-  }
-  if (first === 'volume') {
-    const sub = rest[0];
-    if (sub === undefined || sub === '--help' || sub === '-h') return { verb: 'help', topic: 'volume' };
-    first = volumeSubcommand(sub);
+    if (sub === undefined || sub === '--help' || sub === '-h') return { verb: 'help', topic: first };
+    first = groupVerb(first, sub);
     rest = rest.slice(1);
   }
   const def = VERBS[first];
-  if (!def || (first.includes(' ') && !['image', 'volume', 'network', 'container', 'system'].includes(argv[0]))) throw new UsageError(`unknown command '${first}'; see berth help`);
+  if (!def || (first.includes(' ') && !Object.hasOwn(GROUPS, argv[0]))) throw new UsageError(`unknown command '${first}'; see berth help`);
   const verb = first;
   const abs = (file: string): string => path.resolve(opts.cwd ?? process.cwd(), file);
   if (verb === 'help') {
     const words = rest.filter((a) => !a.startsWith('-'));
     let topic = words[0];
-    if (topic === 'image' && words[1] !== undefined) topic = imageSubcommand(words[1]);
-    if (topic === 'volume' && words[1] !== undefined) topic = volumeSubcommand(words[1]);
-    if (topic === 'network' && words[1] !== undefined) topic = netSub(words[1]);
-    if (topic === 'container' && words[1] !== undefined) topic = containerSubcommand(words[1]);
-    if (topic === 'system' && words[1] !== undefined) topic = systemSubcommand(words[1]);
+    if (topic !== undefined && Object.hasOwn(GROUPS, topic) && words[1] !== undefined) topic = groupVerb(topic, words[1]);
     if (topic !== undefined && !VERBS[topic]) throw new UsageError(`no help for unknown command '${topic}'; see berth help`);
     return topic === undefined ? { verb: 'help' } : { verb: 'help', topic };
   }

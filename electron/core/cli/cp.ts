@@ -63,8 +63,9 @@ async function copyOut(c: HelperClient, ref: string, src: string, dest: string):
       name = path.basename(abs);
       if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) throw new HelperError('not_found', `no directory ${dir} to copy into`);
     }
-    // files become the user's own, as docker cp makes them
-    tar = tarProcess(['-x', '-f', '-', '-C', dir, '--no-same-owner'], ['pipe', 'inherit', 'pipe']);
+    // files become the user's own, as docker cp makes them, with the umask's modes: no
+    // setuid bit of the container's reaches this machine
+    tar = tarProcess(['-x', '-f', '-', '-C', dir, '--no-same-owner', '--no-same-permissions'], ['pipe', 'inherit', 'pipe']);
   }
   const sink = tar ? (tar.child.stdin as NodeJS.WritableStream) : process.stdout;
   const stream = await c.stream('container.copy.out', { ref, path: from, ...(name === undefined ? {} : { name }) });

@@ -65,12 +65,6 @@ export const NETWORK_VERBS: Record<string, VerbDef> = {
   },
 };
 
-export function networkSubcommand(sub: string): NetworkCommand['verb'] {
-  const verb = NETWORK_SUBCOMMANDS[sub];
-  if (!verb) throw new Error(`unknown command 'network ${sub}'; choose from ${Object.keys(NETWORK_SUBCOMMANDS).join(', ')}; see berth help network`);
-  return verb;
-}
-
 function port(text: string, what: string, flag: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) < 1 || Number(text) > 65535) throw new Error(`${flag}: ${what} '${text}' must be a port number 1..65535`);
   return Number(text);
