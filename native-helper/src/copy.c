@@ -40,19 +40,33 @@ struct report {
 /* ---- entering the container (in the child) ------------------------------------------ */
 
 /* A running container: its root, seen from its own mount namespace (volumes
- * and other mounts included). The root is opened before the switch: PIDs are
- * the host's, and the container's /proc (if any) is not. */
-static int enter_running(pid_t pid, berr_t *err) {
+ * and other mounts included). Everything is opened through one fd of
+ * /proc/PID, checked to be in the container's cgroup: a PID the init left
+ * and another process took fails (ESRCH) or is refused, never entered. The
+ * root is opened before the switch: PIDs are the host's, and the container's
+ * /proc (if any) is not. */
+static int enter_running(pid_t pid, const char *id, berr_t *err) {
   char p[64];
-  snprintf(p, sizeof p, "/proc/%d/root", (int)pid);
-  cleanup_close int root = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (root < 0)
+  snprintf(p, sizeof p, "/proc/%d", (int)pid);
+  cleanup_close int proc = open(p, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (proc < 0)
     return errno == ENOENT ? berr_set(err, BERR_CONFLICT, "the container's init (PID %d) has exited", (int)pid)
                            : berr_sys(err, errno, "open `%s`", p);
-  snprintf(p, sizeof p, "/proc/%d/ns/mnt", (int)pid);
-  cleanup_close int ns = open(p, O_RDONLY | O_CLOEXEC);
+  cleanup_close int cg = openat(proc, "cgroup", O_RDONLY | O_CLOEXEC);
+  char text[4096];
+  ssize_t n = cg < 0 ? -1 : read_retry(cg, text, sizeof text - 1);
+  if (n < 0)
+    return errno == ESRCH ? berr_set(err, BERR_CONFLICT, "the container's init (PID %d) has exited", (int)pid)
+                          : berr_sys(err, errno, "read `%s/cgroup`", p);
+  text[n] = '\0';
+  if (!strstr(text, id))
+    return berr_set(err, BERR_CONFLICT, "PID %d is no longer the container's init (it has exited)", (int)pid);
+  cleanup_close int root = openat(proc, "root", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root < 0)
+    return berr_sys(err, errno, "open `%s/root`", p);
+  cleanup_close int ns = openat(proc, "ns/mnt", O_RDONLY | O_CLOEXEC);
   if (ns < 0)
-    return berr_sys(err, errno, "open `%s`", p);
+    return berr_sys(err, errno, "open `%s/ns/mnt`", p);
   if (setns(ns, CLONE_NEWNS) < 0)
     return berr_sys(err, errno, "setns into the mount namespace of PID %d", (int)pid);
   if (fchdir(root) < 0 || chroot(".") < 0 || chdir("/") < 0)
@@ -81,7 +95,7 @@ static int enter_stopped(const struct copy_target *t, const char *mnt, bool rw, 
 }
 
 static int enter(const struct copy_target *t, const char *mnt, bool rw, berr_t *err) {
-  return t->pid > 0 ? enter_running(t->pid, err) : enter_stopped(t, mnt, rw, err);
+  return t->pid > 0 ? enter_running(t->pid, t->id, err) : enter_stopped(t, mnt, rw, err);
 }
 
 /* ---- the tar (in the child, inside the container) ------------------------------------ */

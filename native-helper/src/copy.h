@@ -20,6 +20,7 @@
 #include "worker.h"
 
 struct copy_target {
+  const char *id;       /* the container's full id (its cgroup is named by it) */
   pid_t pid;            /* > 0: the running container's init */
   char *const *lowers;  /* else its overlay: image layers, topmost first, */
   const char *upper;    /* its writable layer */
