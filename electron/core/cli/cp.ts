@@ -68,14 +68,14 @@ async function copyOut(c: HelperClient, ref: string, src: string, dest: string):
     tar = tarProcess(['-x', '-f', '-', '-C', dir, '--no-same-owner', '--no-same-permissions'], ['pipe', 'inherit', 'pipe']);
   }
   const sink = tar ? (tar.child.stdin as NodeJS.WritableStream) : process.stdout;
-  const stream = await c.stream('container.copy.out', { ref, path: from, ...(name === undefined ? {} : { name }) });
-  stream.on('stdout', (d) => {
-    if (!sink.write(d)) {
-      stream.pause();
-      sink.once('drain', () => stream.resume());
-    }
-  });
   try {
+    const stream = await c.stream('container.copy.out', { ref, path: from, ...(name === undefined ? {} : { name }) });
+    stream.on('stdout', (d) => {
+      if (!sink.write(d)) {
+        stream.pause();
+        sink.once('drain', () => stream.resume());
+      }
+    });
     const r = await stream.finish();
     if (tar) {
       tar.child.stdin?.end();
@@ -103,15 +103,15 @@ async function copyIn(c: HelperClient, src: string, ref: string, dest: string, a
   }
   // piped at once: Node throws away what a child wrote to a pipe nobody reads once it exits
   const source = tar ? (tar.child.stdout as NodeJS.ReadableStream).pipe(new PassThrough()) : process.stdin;
-  const stream = await c.stream('container.copy.in', { ref, path: to });
-  source.on('data', (d: Buffer) => {
-    if (!stream.writeStdin(d)) {
-      source.pause();
-      stream.once('drain', () => source.resume());
-    }
-  });
-  source.once('end', () => stream.closeStdin());
   try {
+    const stream = await c.stream('container.copy.in', { ref, path: to });
+    source.on('data', (d: Buffer) => {
+      if (!stream.writeStdin(d)) {
+        source.pause();
+        stream.once('drain', () => source.resume());
+      }
+    });
+    source.once('end', () => stream.closeStdin());
     const r = await stream.finish();
     if (tar) {
       const t = await tar.done;
