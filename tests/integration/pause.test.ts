@@ -13,11 +13,14 @@ import type { BerthdEvent } from '../../electron/core/protocol';
 import { berth, berthOk, helperPid, inspect, processAlive, removeTracked, runDetached, sleep, testEnv, uniqueName, waitExited, waitUntil } from './support/berth';
 import { killHelper, killHelperAndWorkers, restartHelper } from './support/helper-control';
 
-/** A container that counts in /tmp/n, ten times a second. */
-const COUNTER = ['busybox', 'sh', '-c', 'trap "exit 0" TERM; i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.1; done'];
+/** A container that counts in /tmp/n, ten times a second; each number is renamed into
+ *  place, so a read never finds the file truncated and not yet written. */
+const COUNTER = ['busybox', 'sh', '-c', 'trap "exit 0" TERM; i=0; while :; do i=$((i+1)); echo $i > /tmp/n.new; mv /tmp/n.new /tmp/n; sleep 0.1; done'];
 
 function counter(pid: number): number {
-  return Number(fs.readFileSync(`/proc/${pid}/root/tmp/n`, 'utf8').trim() || '0');
+  const text = fs.readFileSync(`/proc/${pid}/root/tmp/n`, 'utf8').trim();
+  if (!/^\d+$/.test(text)) throw new Error(`the counter file holds "${text}"`);
+  return Number(text);
 }
 
 async function expectCounting(pid: number, yes: boolean): Promise<void> {
