@@ -113,9 +113,10 @@ static int tar_out(int out_fd, const char *path, const char *name, struct report
     return errno == ENOENT || errno == ENOTDIR ? berr_set(err, BERR_NOT_FOUND, "no `%s` in the container", path)
                                                : berr_sys(err, errno, "lstat `%s`", path);
   struct archive *disk = archive_read_disk_new(), *tar = archive_write_new();
+  struct archive_entry *e = archive_entry_new();
   cleanup_free char *buf = malloc(COPY_BUF);
   int ret = -1;
-  if (!disk || !tar || !buf) {
+  if (!disk || !tar || !e || !buf) {
     berr_sys(err, ENOMEM, "copy");
     goto out;
   }
@@ -131,22 +132,19 @@ static int tar_out(int out_fd, const char *path, const char *name, struct report
   }
   size_t plen = strlen(path);
   for (;;) {
-    struct archive_entry *e = archive_entry_new();
+    archive_entry_clear(e);
     int r = archive_read_next_header2(disk, e);
-    if (r == ARCHIVE_EOF) {
-      archive_entry_free(e);
+    if (r == ARCHIVE_EOF)
       break;
-    }
-    const char *full = archive_entry_pathname(e);
+    /* the name in the container, for messages: the entry's own is replaced below */
+    cleanup_free char *full = archive_entry_pathname(e) ? strdup(archive_entry_pathname(e)) : NULL;
     if ((r != ARCHIVE_OK && r != ARCHIVE_WARN) || !full || strncmp(full, path, plen)) {
       archive_fail(err, disk, "read", full ? full : path);
-      archive_entry_free(e);
       goto out;
     }
     cleanup_free char *rel = NULL;
     if (asprintf(&rel, "%s%s", name, full + plen) < 0) {
       rel = NULL;
-      archive_entry_free(e);
       berr_sys(err, ENOMEM, "copy");
       goto out;
     }
@@ -155,7 +153,6 @@ static int tar_out(int out_fd, const char *path, const char *name, struct report
     bool data = archive_entry_filetype(e) == AE_IFREG && archive_entry_size(e) > 0;
     if (archive_write_header(tar, e) < ARCHIVE_WARN) {
       archive_fail(err, tar, "write the tar entry for", full);
-      archive_entry_free(e);
       goto out;
     }
     rep->entries++;
@@ -163,19 +160,16 @@ static int tar_out(int out_fd, const char *path, const char *name, struct report
       la_ssize_t n = archive_read_data(disk, buf, COPY_BUF);
       if (n < 0) {
         archive_fail(err, disk, "read", full);
-        archive_entry_free(e);
         goto out;
       }
       if (n == 0)
         break;
       if (archive_write_data(tar, buf, (size_t)n) < 0) {
         archive_fail(err, tar, "write the data of", full);
-        archive_entry_free(e);
         goto out;
       }
       rep->bytes += (uint64_t)n;
     }
-    archive_entry_free(e);
   }
   if (archive_write_close(tar) != ARCHIVE_OK) {
     archive_fail(err, tar, "end the tar of", path);
@@ -183,6 +177,8 @@ static int tar_out(int out_fd, const char *path, const char *name, struct report
   }
   ret = 0;
 out:
+  if (e)
+    archive_entry_free(e);
   if (disk)
     archive_read_free(disk);
   if (tar)
@@ -410,32 +406,26 @@ static int spawn(const struct copy_target *t, const char *mnt, bool in, const ch
   return 0;
 }
 
-/* Waits for the child (killed first when kill) and takes its report. */
-static int finish(struct child *c, bool kill_it, struct report *r, berr_t *err) {
+/* Waits for the child (killed first when kill_it) and takes its report into c->rep. */
+static int finish(struct child *c, bool kill_it, berr_t *err) {
   if (c->data >= 0)
     close(c->data);
   c->data = -1;
   if (kill_it)
     kill(c->pid, SIGKILL);
-  size_t got = 0;
-  while (got < sizeof *r) {
-    ssize_t n = read_retry(c->report, (char *)r + got, sizeof *r - got);
-    if (n <= 0)
-      break;
-    got += (size_t)n;
-  }
+  bool have = read_full(c->report, &c->rep, sizeof c->rep) == 0;
   close(c->report);
   int status = 0;
   while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
     ;
   if (kill_it)
     return -1;
-  if (got != sizeof *r)
+  if (!have)
     return berr_set(err, BERR_INTERNAL, "the copier ended without a report (%s %d)",
                     WIFSIGNALED(status) ? "signal" : "status",
                     WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-  if (r->rc < 0) {
-    *err = r->err;
+  if (c->rep.rc < 0) {
+    *err = c->rep.err;
     return -1;
   }
   return 0;
@@ -482,13 +472,12 @@ int copy_out(struct worker *w, const struct copy_target *t, const char *path, co
       berr_wrap(err, "the client went away");
     }
   }
-  struct report r;
   berr_t cerr;
-  int ret = finish(&c, broken, &r, broken ? &cerr : err);
+  int ret = finish(&c, broken, broken ? &cerr : err);
   mountpoint_free(&m);
   if (ret < 0)
     return -1;
-  *result = summary(&r);
+  *result = summary(&c.rep);
   return 0;
 }
 
@@ -515,12 +504,12 @@ static int copy_in_feed(struct worker *w, struct child *c, berr_t *err) {
       /* the copier stopped reading: failed (its report says why), or done
        * with the tar before the padding after its end, which is skipped */
       child_ended = true;
-      if (finish(c, false, &c->rep, err) < 0)
+      if (finish(c, false, err) < 0)
         return -1;
     }
   }
   berr_t cerr;
-  if (!child_ended && finish(c, broken, &c->rep, broken ? &cerr : err) < 0)
+  if (!child_ended && finish(c, broken, broken ? &cerr : err) < 0)
     return -1;
   return broken ? -1 : 0;
 }

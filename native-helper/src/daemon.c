@@ -753,7 +753,7 @@ static int copy_target_of(struct daemon *d, const char *ref, struct ctr_dirs *di
   json_object *work = rootfs ? json_object_object_get(rootfs, "work") : NULL;
   if (status && !strcmp(json_object_get_string(status), "running"))
     t->pid = (pid_t)json_object_get_int(json_object_object_get(dirs->info, "pid"));
-  if ((t->pid <= 0 && !work) || !json_object_object_get(dirs->info, "id")) {
+  if (t->pid <= 0 && !work) {
     ctr_dirs_free(dirs);
     return berr_set(err, BERR_INTERNAL, "container %.12s has no overlay work dir on record", ref);
   }

@@ -479,17 +479,6 @@ out:
   return ret;
 }
 
-static int read_full(int fd, void *p, size_t n) {
-  size_t got = 0;
-  while (got < n) {
-    ssize_t r = read_retry(fd, (char *)p + got, n - got);
-    if (r <= 0)
-      return -1;
-    got += (size_t)r;
-  }
-  return 0;
-}
-
 /* Caps the memory this process (and the decompressor it forks) may add:
  * libarchive holds a sparse map or an xz dictionary in memory, sized by the
  * archive, so a hostile layer would otherwise grow the extractor without
@@ -731,13 +720,7 @@ int layer_unpack_start(int fd, int close_in_child, bool tar_stream, const char *
 int layer_unpack_finish(struct layer_unpacking *u, struct layer_result *res, berr_t *err) {
   memset(res, 0, sizeof *res);
   struct report rep;
-  size_t got = 0;
-  while (got < sizeof rep) {
-    ssize_t r = read_retry(u->report_fd, (char *)&rep + got, sizeof rep - got);
-    if (r <= 0)
-      break;
-    got += (size_t)r;
-  }
+  bool have = read_full(u->report_fd, &rep, sizeof rep) == 0;
   close(u->report_fd);
   u->report_fd = -1;
   int status = 0;
@@ -747,7 +730,7 @@ int layer_unpack_finish(struct layer_unpacking *u, struct layer_result *res, ber
   while (w < 0 && errno == EINTR);
   pid_t pid = u->pid;
   u->pid = -1;
-  if (got != sizeof rep) {
+  if (!have) {
     if (w == pid && WIFSIGNALED(status))
       return berr_set(err, BERR_INTERNAL, "the layer extractor for %s died of signal %d", u->what,
                       WTERMSIG(status));

@@ -58,6 +58,20 @@ ssize_t read_retry(int fd, void *buf, size_t n) {
   return r;
 }
 
+int read_full(int fd, void *buf, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = read_retry(fd, (char *)buf + got, n - got);
+    if (r <= 0) {
+      if (r == 0)
+        errno = 0;
+      return -1;
+    }
+    got += (size_t)r;
+  }
+  return 0;
+}
+
 int write_all(int fd, const void *data, size_t len) {
   const char *p = data;
   while (len > 0) {

@@ -17,6 +17,9 @@ int read_file(const char *path, size_t max, char **out, size_t *len, berr_t *err
 int write_all(int fd, const void *data, size_t len);
 /* One read(2), again after EINTR. */
 ssize_t read_retry(int fd, void *buf, size_t n);
+/* Reads exactly n bytes (again after EINTR and short reads); -1 on an error or
+ * an end before n (errno 0 then). */
+int read_full(int fd, void *buf, size_t n);
 /* Writes data to path via a temp file + rename (+ fsync when durable). */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode, bool durable,
                       berr_t *err);
