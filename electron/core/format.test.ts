@@ -10,6 +10,7 @@ import {
   formatPercent,
   historyTable,
   humanDuration,
+  isStopped,
   layersTable,
   parseSize,
   quoteCommand,
@@ -100,6 +101,12 @@ describe('statusText', () => {
     expect(statusText({ ...base, status: 'exited', finishedAt: '2026-11-25T06:09:59Z', exitCode: 137, oomKilled: true, exitReason: 'oom-killed' }, now)).toBe(
       'Exited (137, OOM killed) 1 second ago',
     );
+  });
+});
+
+describe('isStopped', () => {
+  it('is created or exited, not running or waiting for its restart policy', () => {
+    expect((['created', 'exited', 'running', 'restarting'] as const).map((status) => isStopped({ status }))).toEqual([true, true, false, false]);
   });
 });
 

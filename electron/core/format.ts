@@ -52,6 +52,11 @@ export function ago(iso: string | null | undefined, now = Date.now()): string {
   return `${humanDuration(Math.max(0, now - t))} ago`;
 }
 
+/** Stopped: never started, or ended and not to be started again by its restart policy (what container prune removes). */
+export function isStopped(c: Pick<ContainerInfo, 'status'>): boolean {
+  return c.status === 'created' || c.status === 'exited';
+}
+
 /** The STATUS column: "Up 3 minutes", "Up 3 minutes (Paused)", "Exited (0) 2 minutes ago", "Exited (137, OOM killed) 1 second ago", "Created". */
 export function statusText(c: Pick<ContainerInfo, 'status' | 'startedAt' | 'finishedAt' | 'exitCode' | 'oomKilled' | 'exitReason'> & { paused?: boolean }, now = Date.now()): string {
   if (c.status === 'running') {

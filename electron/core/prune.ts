@@ -1,16 +1,14 @@
 // Removing what nothing uses, shared by the CLI (container prune, system prune) and the
 // window (the Containers view's "Remove stopped").
+import { isStopped } from './format';
 import { HelperError, type HelperClient } from './helper-client';
-
-/** Statuses of a stopped container: never started, or ended (not one its restart policy will start again). */
-const STOPPED = new Set(['created', 'exited']);
 
 /** Removes every stopped container; one started or removed meanwhile is left alone. reclaimedBytes: their writable layers. */
 export async function pruneContainers(c: HelperClient): Promise<{ removed: string[]; reclaimedBytes: number }> {
   const { containers } = await c.call('container.list', { all: true });
   const removed: string[] = [];
   let reclaimed = 0;
-  for (const ctr of containers.filter((x) => STOPPED.has(x.status))) {
+  for (const ctr of containers.filter(isStopped)) {
     try {
       const size = await c.call('container.diff', { ref: ctr.id }).then((d) => d.unpackedSize, () => 0);
       await c.call('container.remove', { ref: ctr.id });

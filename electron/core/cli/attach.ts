@@ -110,6 +110,11 @@ export function brokenByLateWrite(e: unknown): boolean {
   return e instanceof HelperError && e.code === 'connection' && (e.errno === 'EPIPE' || e.errno === 'ECONNRESET');
 }
 
+/** A container's exit as an EXIT frame says it, from its ContainerInfo (container.wait, inspect). */
+export function exitOfContainer(info: ContainerInfo): ExitInfo {
+  return { exitCode: info.exitCode, signal: info.exitSignal, reason: info.exitReason ?? 'exited', oomKilled: info.oomKilled };
+}
+
 /**
  * Follows an attached container.run / container.start stream to the container's exit:
  * its exit status, with docker's one line when the OOM killer ended it.
@@ -124,7 +129,7 @@ export async function followContainer(c: HelperClient, stream: HelperStream<Stre
     if (!brokenByLateWrite(e)) throw e;
     const done = await c.call('container.wait', { ref: info.id }).catch(() => null);
     if (!done) throw e;
-    exit = { exitCode: done.exitCode, signal: done.exitSignal, reason: done.exitReason ?? 'exited', oomKilled: done.oomKilled };
+    exit = exitOfContainer(done);
   }
   if (exit.oomKilled) {
     const limit = o.memoryLimit;

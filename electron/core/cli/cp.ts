@@ -44,8 +44,8 @@ function tarProcess(args: string[], stdio: ('pipe' | 'inherit' | 'ignore')[]): {
   return { child, done };
 }
 
-function said(what: string, bytes: number, where: string): void {
-  if (process.stderr.isTTY) err(`Successfully copied ${formatDecimalBytes(bytes)} ${what} ${where}\n`);
+function said(bytes: number, where: string): void {
+  if (process.stderr.isTTY) err(`Successfully copied ${formatDecimalBytes(bytes)} to ${where}\n`);
 }
 
 /** CONTAINER:SRC → DEST: DEST an existing directory gets SRC in it; otherwise SRC becomes DEST; '-' writes the tar to stdout. */
@@ -81,7 +81,7 @@ async function copyOut(c: HelperClient, ref: string, src: string, dest: string):
       tar.child.stdin?.end();
       const t = await tar.done;
       if (t.code !== 0) throw new HelperError('invalid', `tar could not write the copy into ${dest}: ${t.stderr || `status ${t.code}`}`);
-      said('to', r.bytes, dest);
+      said(r.bytes, dest);
     }
     return 0;
   } catch (e) {
@@ -117,7 +117,7 @@ async function copyIn(c: HelperClient, src: string, ref: string, dest: string, a
       const t = await tar.done;
       if (t.code !== 0) throw new HelperError('invalid', `tar could not read ${src}: ${t.stderr || `status ${t.code}`}`);
     }
-    said('to', r.bytes, `${ref}:${to}`);
+    said(r.bytes, `${ref}:${to}`);
     return 0;
   } catch (e) {
     tar?.child.kill();

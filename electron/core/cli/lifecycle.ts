@@ -6,7 +6,7 @@ import { formatDecimalBytes } from '../format';
 import { HelperError, type HelperClient } from '../helper-client';
 import type { BerthdEvent, ContainerInfo } from '../protocol';
 import type { Command } from './args';
-import { exitStatus, followContainer, terminalSize } from './attach';
+import { exitOfContainer, exitStatus, followContainer, terminalSize } from './attach';
 import { confirm, each, err, EXIT_INTERRUPTED, helper, out, writeJson } from './context';
 
 type LifecycleVerb = Extract<Command, { verb: 'create' | 'start' | 'wait' | 'container prune' | 'events' }>;
@@ -23,16 +23,12 @@ export async function runLifecycleVerb(cmd: LifecycleVerb): Promise<number> {
       return cmd.attach ? startAttached(c, cmd.refs[0], cmd.interactive) : startEach(c, cmd.refs);
     case 'wait':
       // docker prints each exit code; its own status is 0 unless a container is unknown
-      return each(cmd.refs, 'wait', async (ref) => String(exitStatus(exitOf(await c.call('container.wait', { ref })))));
+      return each(cmd.refs, 'wait', async (ref) => String(exitStatus(exitOfContainer(await c.call('container.wait', { ref })))));
     case 'container prune':
       return prune(c, cmd.force, cmd.json);
     case 'events':
       return events(c, cmd.json);
   }
-}
-
-function exitOf(info: ContainerInfo): { exitCode: number | null; signal: string | null; oomKilled: boolean; reason: 'exited' } {
-  return { exitCode: info.exitCode, signal: info.exitSignal, oomKilled: info.oomKilled, reason: 'exited' };
 }
 
 /** docker's way: a container that runs already counts as started. */

@@ -1,7 +1,7 @@
 // Formatting the renderer needs beyond electron/core/format.ts (shared with the CLI).
 import { formatBytes, humanDuration } from '../../../electron/core/format';
 
-export { ago, formatBytes, quoteCommand, shortId, statusText, truncate, cleanCreatedBy, humanDuration, formatPercent } from '../../../electron/core/format';
+export { ago, formatBytes, isStopped, quoteCommand, shortId, statusText, truncate, cleanCreatedBy, humanDuration, formatPercent } from '../../../electron/core/format';
 
 /** "12.5%" for a CPU percentage (100 = one core); "–" when unknown. */
 export function formatCpu(percent: number): string {

@@ -5,12 +5,12 @@ import { useState } from 'react';
 import type { ContainerInfo, ImageSummary } from '../../../electron/core/protocol';
 import { api, useBerth } from '../berth';
 import { Confirm } from '../components/Dialog';
-import { formatBytes, shortId } from '../lib/fmt';
+import { formatBytes, isStopped, shortId } from '../lib/fmt';
 import { useAction } from '../lib/useAction';
 
-/** Created or exited: what container prune removes (not one its restart policy will start again). */
+/** What container prune removes. */
 export function stoppedContainers(containers: readonly ContainerInfo[] | null): ContainerInfo[] {
-  return (containers ?? []).filter((c) => c.status === 'created' || c.status === 'exited');
+  return (containers ?? []).filter(isStopped);
 }
 
 export function PruneContainers({ stopped, onDone }: { stopped: ContainerInfo[]; onDone(): void }) {
