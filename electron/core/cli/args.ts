@@ -4,6 +4,7 @@ import path from 'node:path';
 
 import { parseSize } from '../format';
 import { NAMESPACE_NAMES, type ContainerSpec, type ExecParams, type ImageConfig, type NamespaceName } from '../protocol';
+import { FORCE_FLAG, JSON_FLAG as json, type FlagDef, type VerbDef } from './flags';
 import { CONTAINER_SUBCOMMANDS, LIFECYCLE_VERBS, type LifecycleCommand } from './lifecycle-args';
 import { SYSTEM_SUBCOMMANDS, SYSTEM_VERBS, type SystemCommand } from './system-args';
 import { NETWORK_SUBCOMMANDS, NETWORK_VERBS, parsePortFlag, type NetworkCommand } from './network-args';
@@ -19,28 +20,6 @@ export class UsageError extends Error {
   }
 }
 
-type FlagKind = 'bool' | 'value' | 'list';
-
-interface FlagDef {
-  key: string;
-  short?: string;
-  long?: string;
-  /** Extra long names (docker's spellings). */
-  aliases?: string[];
-  kind: FlagKind;
-  arg?: string;
-  help: string;
-}
-
-export interface VerbDef {
-  usage: string;
-  summary: string;
-  flags: FlagDef[];
-  /** Flags end at the first positional (run IMAGE CMD..., exec CONTAINER CMD...). */
-  stopAtPositional: boolean;
-}
-
-const json: FlagDef = { key: 'json', long: 'json', kind: 'bool', help: 'print the protocol objects as JSON' };
 const change = (verb: string): FlagDef => ({
   key: 'change',
   short: 'c',
@@ -294,7 +273,7 @@ export const VERBS: Record<string, VerbDef> = {
     stopAtPositional: false,
     flags: [
       { key: 'all', short: 'a', long: 'all', kind: 'bool', help: 'remove every image no container uses, not only untagged ones' },
-      { key: 'force', short: 'f', long: 'force', kind: 'bool', help: 'do not ask for confirmation' },
+      FORCE_FLAG,
       json,
     ],
   },
@@ -320,7 +299,7 @@ export const VERBS: Record<string, VerbDef> = {
     stopAtPositional: false,
     flags: [
       { key: 'all', short: 'a', long: 'all', kind: 'bool', help: 'remove every volume no container uses, named ones too' },
-      { key: 'force', short: 'f', long: 'force', kind: 'bool', help: 'do not ask for confirmation' },
+      FORCE_FLAG,
       json,
     ],
   },

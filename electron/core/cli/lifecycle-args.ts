@@ -3,7 +3,7 @@
 // management commands: `container ls` is `ps`, and so on). Declarations only;
 // args.ts parses them.
 import type { ContainerSpec } from '../protocol';
-import type { VerbDef } from './args';
+import { FORCE_FLAG, JSON_FLAG as json, type VerbDef } from './flags';
 
 export type LifecycleCommand =
   | { verb: 'create'; spec: ContainerSpec }
@@ -41,8 +41,6 @@ export const CONTAINER_SUBCOMMANDS: Record<string, string> = {
   diff: 'diff',
 };
 
-const json = { key: 'json', long: 'json', kind: 'bool', help: 'print the protocol objects as JSON' } as const;
-
 export const LIFECYCLE_VERBS: Record<string, VerbDef> = {
   start: {
     usage: 'berth start [-a] [-i] CONTAINER...',
@@ -69,7 +67,7 @@ export const LIFECYCLE_VERBS: Record<string, VerbDef> = {
     usage: 'berth container prune [-f] [--json]',
     summary: 'Remove all stopped containers',
     stopAtPositional: false,
-    flags: [{ key: 'force', short: 'f', long: 'force', kind: 'bool', help: 'do not ask for confirmation' }, json],
+    flags: [FORCE_FLAG, json],
   },
   events: {
     usage: 'berth events [--json]',

@@ -2,7 +2,7 @@
 // `berth network create|ls|rm|inspect`, `berth port`. Pure parsing: errors are plain
 // Errors with a one-line message; args.ts turns them into usage errors.
 import type { PortMapping } from '../protocol';
-import type { VerbDef } from './args';
+import { JSON_FLAG as json, type VerbDef } from './flags';
 
 export type NetworkCommand =
   | { verb: 'network create'; name: string; subnet?: string; gateway?: string }
@@ -20,8 +20,6 @@ export const NETWORK_SUBCOMMANDS: Record<string, NetworkCommand['verb']> = {
   remove: 'network rm',
   inspect: 'network inspect',
 };
-
-const json = { key: 'json', long: 'json', kind: 'bool', help: 'print the protocol objects as JSON' } as const;
 
 export const NETWORK_VERBS: Record<string, VerbDef> = {
   network: {

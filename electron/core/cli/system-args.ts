@@ -1,5 +1,5 @@
 // `berth system df` and `berth system prune`: declarations only; args.ts parses them.
-import type { VerbDef } from './args';
+import { FORCE_FLAG, type VerbDef } from './flags';
 
 export type SystemCommand =
   | { verb: 'system df'; verbose: boolean; json: boolean }
@@ -33,7 +33,7 @@ export const SYSTEM_VERBS: Record<string, VerbDef> = {
     flags: [
       { key: 'all', short: 'a', long: 'all', kind: 'bool', help: 'remove every image no container uses, not only untagged ones' },
       { key: 'volumes', long: 'volumes', kind: 'bool', help: 'remove anonymous volumes no container uses too' },
-      { key: 'force', short: 'f', long: 'force', kind: 'bool', help: 'do not ask for confirmation' },
+      FORCE_FLAG,
       json,
     ],
   },
