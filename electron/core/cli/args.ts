@@ -939,27 +939,13 @@ export function helpText(topic?: string): string {
     if (topic === 'network') {
       lines.push('', 'Commands:', '  create    Create a network', '  ls        List networks', '  rm        Remove networks', '  inspect   Show networks as JSON');
     }
-    if (topic === 'volume') {
+    if (topic !== 'network' && Object.hasOwn(GROUPS, topic)) {
+      // (network lists its four verbs above, without the aliases) a group's own verbs by
+      // their summary; an alias of a top-level verb says which
       lines.push('', 'Commands:');
-      for (const [sub, verb] of Object.entries(VOLUME_SUBCOMMANDS)) lines.push(`  ${sub.padEnd(7)}   ${VERBS[verb].summary}`);
-    }
-    if (topic === 'system') {
-      lines.push('', 'Commands:');
-      for (const [sub, verb] of Object.entries(SYSTEM_SUBCOMMANDS)) lines.push(`  ${sub.padEnd(5)}   ${VERBS[verb].summary}`);
-    }
-    if (topic === 'container') {
-      lines.push('', 'Commands:');
-      const w = Math.max(...Object.keys(CONTAINER_SUBCOMMANDS).map((k) => k.length));
-      for (const [sub, verb] of Object.entries(CONTAINER_SUBCOMMANDS)) {
-        lines.push(`  ${sub.padEnd(w)}   ${verb.startsWith('container ') ? VERBS[verb].summary : `${VERBS[verb].summary} (berth ${verb})`}`);
-      }
-    }
-    if (topic === 'image') {
-      lines.push('', 'Commands:');
-      const w = Math.max(...Object.keys(IMAGE_SUBCOMMANDS).map((k) => k.length));
-      for (const [sub, verb] of Object.entries(IMAGE_SUBCOMMANDS)) {
-        lines.push(`  ${sub.padEnd(w)}   ${verb.startsWith('image ') ? VERBS[verb].summary : `${VERBS[verb].summary} (berth ${verb})`}`);
-      }
+      const subs = Object.entries(GROUPS[topic]);
+      const w = Math.max(...subs.map(([sub]) => sub.length));
+      for (const [sub, verb] of subs) lines.push(`  ${sub.padEnd(w)}   ${verb.startsWith(`${topic} `) ? VERBS[verb].summary : `${VERBS[verb].summary} (berth ${verb})`}`);
     }
     return lines.join('\n') + '\n';
   }
