@@ -82,7 +82,7 @@ async function events(c: HelperClient, json: boolean): Promise<number> {
   // names of containers, remembered so that a removed one is still named
   const names = new Map<string, { name: string; image: string }>();
   const remember = (x: ContainerInfo): void => void names.set(x.id, { name: x.name, image: x.image });
-  for (const x of (await c.call('container.list', { all: true })).containers) remember(x);
+  if (!json) for (const x of (await c.call('container.list', { all: true })).containers) remember(x);
   // events are printed in order: a lookup for a new container holds the ones after it
   let queue: Promise<void> = Promise.resolve();
   stream.on('event', (ev) => {
